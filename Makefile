@@ -1,0 +1,112 @@
+# scvbridge — build, test and demo.
+#
+#   make            build build/scvbridge and build/scv-emulator
+#   make check      unit + integration tests; ends with "N passed, N failed"
+#   make check SANITIZE=1   the same under ASan + UBSan (objects in build/sanitize/)
+#   make demo       one call end to end: SIPp caller -> scvbridge -> SIPp agent, emulated Salesforce
+#   make deps       install missing Debian packages (as root) or print the apt-get line
+#   make format-check   clang-format conformance of the C sources
+
+PKGS      := libuv sofia-sip-ua libwebsockets jansson openssl sqlite3
+# Debian packages the build, the tests and the demo need.
+DEB_PKGS  := gcc make pkg-config libuv1-dev libsofia-sip-ua-dev libwebsockets-dev \
+             libwebsockets-evlib-uv libjansson-dev libssl-dev libsqlite3-dev sqlite3 \
+             sip-tester openssl curl jq procps
+
+VERSION   := 0.1.0
+
+ifeq ($(SANITIZE),1)
+BUILD     ?= build/sanitize
+SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+OPT       := -O1
+else
+BUILD     ?= build
+SANFLAGS  :=
+OPT       := -O2
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null | sed 's/-I/-isystem /g')
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wno-missing-field-initializers -fno-strict-aliasing -I. \
+           -DSCVB_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
+LDLIBS  += $(PKG_LIBS) -lm
+
+# pkg-config flags are expanded lazily (=), after `deps` has installed what was missing.
+
+# Daemon sources: every .c of the three modules; main.c only wires them.
+LIB_SRCS  := $(wildcard connector/*.c sip/*.c scv/*.c)
+LIB_SRCS  := $(filter-out connector/main.c,$(LIB_SRCS))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+EMU_SRCS  := $(wildcard tests/emulator/*.c)
+EMU_OBJS  := $(EMU_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS := $(wildcard tests/unit/*/*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+
+.PHONY: all deps check unit integration demo bench clean format format-check
+
+all: deps $(BUILD)/scvbridge $(BUILD)/scv-emulator
+
+# `make deps`: nothing to do when every package is there; as root, install what is missing;
+# otherwise print the exact command and fail.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "deps: installing$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing >/dev/null || exit 1; \
+		else \
+			echo "deps: missing Debian packages; run as root:"; \
+			echo "  apt-get install -y$$missing"; exit 1; \
+		fi; \
+	fi
+
+$(BUILD)/libscvbridge.a: $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/scvbridge: $(BUILD)/obj/connector/main.o $(BUILD)/libscvbridge.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/scv-emulator: $(EMU_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: %.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# A unit test #includes the .c it tests (to reach static functions) and links the rest
+# of the daemon from the archive.
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libscvbridge.a tests/unit/test.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(BUILD)/libscvbridge.a $(LDLIBS)
+
+unit: all $(UNIT_BINS)
+
+check: all $(UNIT_BINS)
+	@BUILD_DIR=$(BUILD) SANITIZE=$(SANITIZE) tests/run.sh
+
+integration: all
+	@BUILD_DIR=$(BUILD) SANITIZE=$(SANITIZE) tests/run.sh integration
+
+demo: all
+	@BUILD_DIR=$(BUILD) tests/demo.sh
+
+bench: all
+	@BUILD_DIR=$(BUILD) tests/bench/run.sh
+
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(C_FILES)
+format-check:
+	clang-format --dry-run --Werror $(C_FILES)
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJS:.o=.d) $(EMU_OBJS:.o=.d) $(BUILD)/obj/connector/main.d $(UNIT_BINS:=.d)

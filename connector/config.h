@@ -1,0 +1,75 @@
+/*
+ * Configuration: one JSON file, validated strictly at start-up (`--check` validates and exits).
+ * Every key is documented in config/README.md; config/scvbridge.example.json shows them all.
+ *
+ * The loaded struct cfg is immutable after cfg_load() and owned by the caller (cfg_free()).
+ */
+#ifndef SCVB_CONFIG_H
+#define SCVB_CONFIG_H
+
+#include <stddef.h>
+
+/* One `call_attributes` entry: SIP header of the caller's INVITE -> VoiceCall field. */
+struct cfg_call_attr {
+	char *header; /* header name as configured, e.g. "X-IVR-Lang" (matched case-insensitively) */
+	char *field;  /* VoiceCall field API name, e.g. "IvrLanguage__c" */
+};
+
+enum cfg_jwt_mode {
+	CFG_JWT_REUSE = 0,   /* one token per contact center, re-signed ~60 s before exp (default) */
+	CFG_JWT_PER_REQUEST, /* a fresh token with a fresh jti on every request */
+};
+
+struct cfg_contact_center {
+	char *name;                 /* operator's label, unique; used in logs */
+	char *org_id;               /* JWT iss: 15 or 18 chars, starts "00D" */
+	char *call_center_api_name; /* JWT sub and body callCenterApiName */
+	char *base_url;             /* https://host[:port]/telephony/v1 (no trailing slash) */
+	char *private_key_file;     /* PEM RSA private key (>= 2048 bits) */
+	char *ca_file;              /* PEM CA bundle; NULL = system trust store */
+	char **numbers;             /* E.164 numbers ("+15550100000"), unique across centers */
+	size_t n_numbers;
+	char *forward_to;            /* SIP URI the call is forwarded to */
+	struct cfg_call_attr *call_attrs;
+	size_t n_call_attrs;
+	char *provider_name; /* Telephony-Provider-Name header; default "scvbridge" */
+	enum cfg_jwt_mode jwt_mode;
+	unsigned request_timeout_ms; /* one HTTPS request, connect to last byte; default 10000 */
+};
+
+struct cfg {
+	/* "log" */
+	char *log_level; /* "error" | "warn" | "info" | "debug"; default "info" */
+
+	/* "sip" */
+	char *sip_listen;     /* e.g. "sip:127.0.0.1:5070" or "sip:[::1]:5070;transport=tcp" */
+	char **trusted_peers; /* IPv4/IPv6 addresses or CIDR prefixes ("10.0.0.0/8") */
+	size_t n_trusted_peers;
+	char *sip_user_agent;        /* default "scvbridge/<version>" */
+	char *default_country_code;  /* digits, e.g. "1"; NULL = none (see connector/e164.h) */
+	unsigned max_calls;          /* concurrent calls; beyond: 503; default 10000 */
+	unsigned shutdown_grace_ms;  /* on SIGTERM, wait this long for calls to end; default 30000 */
+	unsigned drain_timeout_ms;   /* then wait this long for Salesforce ops to leave; default 30000 */
+
+	/* "store" */
+	char *store_path;
+
+	/* "contact_centers" */
+	struct cfg_contact_center *ccs;
+	size_t n_ccs;
+};
+
+/*
+ * Reads and validates the file at path. On success *ret_cfg is set and 0 returned. On error,
+ * returns a negative errno-style code and writes one human-readable line into err (always
+ * NUL-terminated), naming the key path, e.g. "contact_centers[0].org_id: expected a string",
+ * or for broken JSON "config.json:3:14: ...".
+ */
+int cfg_load(const char *path, struct cfg **ret_cfg, char *err, size_t errlen);
+void cfg_free(struct cfg *cfg);
+
+/* The contact center that owns an E.164 number, or NULL. */
+const struct cfg_contact_center *cfg_find_number(const struct cfg *cfg, const char *e164,
+						 size_t *ret_index);
+
+#endif
