@@ -41,6 +41,7 @@ enum sip_end_cause {
 	SIP_END_AGENT_FAILED,   /* agent side 5xx, 408, unreachable or timed out */
 	SIP_END_REJECTED,       /* refused by us (sip_reject) before any agent leg */
 	SIP_END_LOCAL_HANGUP,   /* ended by sip_hangup() (shutdown) */
+	SIP_END_SIGNALLING,     /* a leg failed in SIP itself (no ACK, transport error) */
 };
 
 struct sip_header {

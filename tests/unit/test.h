@@ -76,7 +76,7 @@ test_fail(const char *file, int line, const char *what)
 		const char *sa_ = (a), *sb_ = (b);                                         \
 		if (!sa_ || !sb_ || strcmp(sa_, sb_) != 0) {                               \
 			char m_[1024];                                                     \
-			snprintf(m_, sizeof m_, "%s == %s: got \"%s\", want \"%s\"", #a,   \
+			snprintf(m_, sizeof m_, "%.200s == %.200s: got \"%.250s\", want \"%.250s\"", #a,   \
 				 #b, sa_ ? sa_ : "(null)", sb_ ? sb_ : "(null)");          \
 			test_fail(__FILE__, __LINE__, m_);                                 \
 		}                                                                          \

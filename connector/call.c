@@ -1,0 +1,415 @@
+#include "connector/call.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "connector/config.h"
+#include "connector/e164.h"
+#include "connector/log.h"
+#include "connector/uuid.h"
+#include "scv/body.h"
+
+#define CALL_BUCKETS 4096
+#define ANONYMOUS_CALLER "anonymous"
+
+enum call_state {
+	CALL_ST_ROUTING = 0, /* INVITE in; forwarded or refused at once */
+	CALL_ST_RINGING,     /* agent-leg INVITE out */
+	CALL_ST_ANSWERED,    /* agent side answered */
+	CALL_ST_ENDED,
+};
+
+static const char *const state_names[] = {"routing", "ringing", "answered", "ended"};
+
+struct call {
+	uint64_t sip_id;
+	char key[UUID_STR_LEN]; /* vendorCallKey */
+	size_t cc_index;
+	const struct cfg_contact_center *cc;
+	enum call_state state;
+	int64_t start_us, forward_us, answer_us, end_us;
+	struct call *hnext;
+};
+
+struct calls {
+	const struct cfg *cfg;
+	struct outbox *outbox;
+	struct sip *sip;
+	struct call *buckets[CALL_BUCKETS];
+	size_t n_active;
+	void (*idle_cb)(void *arg);
+	void *idle_arg;
+	void (*stopped_cb)(void *arg);
+	void *stopped_arg;
+};
+
+/* ---- table --------------------------------------------------------------------------- */
+
+static struct call **
+bucket(struct calls *calls, uint64_t id)
+{
+	return &calls->buckets[id % CALL_BUCKETS];
+}
+
+static struct call *
+call_find(struct calls *calls, uint64_t id)
+{
+	for (struct call *c = *bucket(calls, id); c; c = c->hnext)
+		if (c->sip_id == id)
+			return c;
+	return NULL;
+}
+
+static void
+call_remove(struct calls *calls, struct call *call)
+{
+	for (struct call **p = bucket(calls, call->sip_id); *p; p = &(*p)->hnext) {
+		if (*p == call) {
+			*p = call->hnext;
+			break;
+		}
+	}
+	free(call);
+	calls->n_active--;
+	if (calls->n_active == 0 && calls->idle_cb) {
+		void (*cb)(void *) = calls->idle_cb;
+		calls->idle_cb = NULL;
+		cb(calls->idle_arg);
+	}
+}
+
+static void
+call_enter_state(struct call *call, enum call_state state)
+{
+	log_debug(call->key, "call: %s -> %s", state_names[call->state], state_names[state]);
+	call->state = state;
+}
+
+/* ---- pure mappings ------------------------------------------------------------------- */
+
+void
+call_disconnect_reason(enum sip_end_cause cause, const char **ret_value, int *ret_is_error)
+{
+	switch (cause) {
+	case SIP_END_CALLER_BYE:
+	case SIP_END_CALLER_CANCEL:
+		*ret_value = SCV_DISCONNECT_CUSTOMER;
+		*ret_is_error = 0;
+		break;
+	case SIP_END_AGENT_BYE:
+		*ret_value = SCV_DISCONNECT_AGENT;
+		*ret_is_error = 0;
+		break;
+	case SIP_END_AGENT_REJECTED:
+	case SIP_END_REJECTED:
+		*ret_value = SCV_DISCONNECT_OTHER;
+		*ret_is_error = 0;
+		break;
+	case SIP_END_AGENT_FAILED:
+	case SIP_END_LOCAL_HANGUP:
+	case SIP_END_SIGNALLING:
+	default:
+		*ret_value = SCV_DISCONNECT_TELECOM;
+		*ret_is_error = 1;
+		break;
+	}
+}
+
+/* The dialled number: the Request-URI's user part, else To's; the first that is configured. */
+static const struct cfg_contact_center *
+route(const struct cfg *cfg, const struct sip_event *ev, char *number, size_t len,
+      size_t *ret_index)
+{
+	const char *candidates[] = {ev->ruri_user, ev->to_user};
+
+	for (size_t i = 0; i < 2; i++) {
+		const struct cfg_contact_center *cc;
+
+		if (!candidates[i] || e164_normalize(candidates[i], cfg->default_country_code,
+						     number, len) < 0)
+			continue;
+		cc = cfg_find_number(cfg, number, ret_index);
+		if (cc)
+			return cc;
+	}
+	return NULL;
+}
+
+/* The caller: P-Asserted-Identity (set by a trusted peer) over From; E.164 where it parses. */
+static void
+caller_of(const struct cfg *cfg, const struct sip_event *ev, char *out, size_t len)
+{
+	const char *raw = ev->pai_user ? ev->pai_user : ev->from_user;
+
+	if (!raw || !raw[0] || strcasecmp(raw, "anonymous") == 0 ||
+	    strcasecmp(raw, "restricted") == 0 || strcasecmp(raw, "unknown") == 0) {
+		snprintf(out, len, "%s", ANONYMOUS_CALLER);
+		return;
+	}
+	if (e164_normalize(raw, cfg->default_country_code, out, len) == 0)
+		return;
+	snprintf(out, len, "%s", raw);
+}
+
+static const char *
+captured(const struct sip_event *ev, const char *name)
+{
+	for (size_t i = 0; i < ev->n_headers; i++)
+		if (strcasecmp(ev->headers[i].name, name) == 0)
+			return ev->headers[i].value;
+	return NULL;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------- */
+
+static void
+submit_create(struct calls *calls, struct call *call, const struct sip_event *ev,
+	      const char *to)
+{
+	const struct cfg_contact_center *cc = call->cc;
+	const char *fields[32], *values[32];
+	char from[128], start[32];
+	struct scv_create c;
+	size_t n = 0;
+	char *body;
+
+	caller_of(calls->cfg, ev, from, sizeof from);
+	for (size_t i = 0; i < cc->n_call_attrs && n < 32; i++) {
+		const char *v = captured(ev, cc->call_attrs[i].header);
+		if (v) {
+			fields[n] = cc->call_attrs[i].field;
+			values[n] = v;
+			n++;
+		}
+	}
+	scv_iso8601(call->start_us, start);
+	c = (struct scv_create){
+		.call_center_api_name = cc->call_center_api_name,
+		.vendor_call_key = call->key,
+		.to = to,
+		.from = from,
+		.initiation_method = "Inbound",
+		.start_time = start,
+		.participant_key = from,
+		.attr_fields = fields,
+		.attr_values = values,
+		.n_attrs = n,
+	};
+	body = scv_body_create(&c);
+	if (!body) {
+		log_err(call->key, "call: cannot build the VoiceCall create (out of memory)");
+		return;
+	}
+	outbox_submit(calls->outbox, call->cc_index, call->key, OUTBOX_CREATE, "POST",
+		      "/voiceCalls", body);
+}
+
+static void
+on_incoming(struct calls *calls, struct sip_event *ev)
+{
+	char to[32], header[64 + UUID_STR_LEN];
+	const char *headers[2] = {header, NULL};
+	const struct cfg_contact_center *cc;
+	struct call *call;
+	size_t index;
+	int r;
+
+	cc = route(calls->cfg, ev, to, sizeof to, &index);
+	if (!cc) {
+		log_info(NULL, "call: no contact center for the dialled number; 404");
+		log_debug(NULL, "call: dialled R-URI user \"%s\", To user \"%s\"",
+			  ev->ruri_user ? ev->ruri_user : "", ev->to_user ? ev->to_user : "");
+		sip_reject(calls->sip, ev->call_id, 404, "Not Found");
+		return;
+	}
+	call = calloc(1, sizeof *call);
+	if (!call || uuid_v4(call->key) < 0) {
+		log_err(NULL, "call: out of memory (or no randomness) for a new call; 503");
+		free(call);
+		sip_reject(calls->sip, ev->call_id, 503, "Service Unavailable");
+		return;
+	}
+	call->sip_id = ev->call_id;
+	call->cc = cc;
+	call->cc_index = index;
+	call->start_us = ev->ts_us;
+	call->state = CALL_ST_ROUTING;
+	call->hnext = *bucket(calls, call->sip_id);
+	*bucket(calls, call->sip_id) = call;
+	calls->n_active++;
+
+	/* SIP first: the caller's post-dial delay must not include building the create. */
+	snprintf(header, sizeof header, "X-Vendor-Call-Key: %s", call->key);
+	r = sip_forward(calls->sip, call->sip_id, cc->forward_to, headers);
+	if (r < 0)
+		log_err(call->key, "call: cannot forward: %s", strerror(-r));
+	log_info(call->key, "call: new inbound call for %s (Call-ID %s)", cc->name,
+		 ev->sip_call_id ? ev->sip_call_id : "?");
+	log_debug(call->key, "call: from \"%s\" to %s", ev->from_user ? ev->from_user : "", to);
+	submit_create(calls, call, ev, to);
+}
+
+static void
+on_ended(struct calls *calls, struct call *call, const struct sip_event *ev)
+{
+	char start[32], end[32], accept[32], path[64];
+	struct scv_update u = {0};
+	char *body;
+
+	call->end_us = ev->ts_us;
+	call_enter_state(call, CALL_ST_ENDED);
+	scv_iso8601(call->start_us, start);
+	scv_iso8601(call->end_us, end);
+	u.start_time = start;
+	u.end_time = end;
+	if (call->answer_us) {
+		scv_iso8601(call->answer_us, accept);
+		u.accept_time = accept;
+	}
+	call_disconnect_reason(ev->cause, &u.disconnect_value, &u.disconnect_is_error);
+	log_info(call->key, "call: ended (%s%s, SIP %d), %s", u.disconnect_value,
+		 u.disconnect_is_error ? ", error" : "", ev->status,
+		 call->answer_us ? "answered" : "not answered");
+	body = scv_body_update(&u);
+	if (!body) {
+		log_err(call->key, "call: cannot build the closing update (out of memory)");
+		return;
+	}
+	snprintf(path, sizeof path, "/voiceCalls/%s", call->key);
+	outbox_submit(calls->outbox, call->cc_index, call->key, OUTBOX_UPDATE, "PATCH", path,
+		      body);
+}
+
+void
+calls_on_sip_event(struct sip_event *ev, void *arg)
+{
+	struct calls *calls = arg;
+	struct call *call;
+
+	if (ev->type == SIP_EV_STOPPED) {
+		sip_event_free(ev);
+		if (calls->stopped_cb)
+			calls->stopped_cb(calls->stopped_arg);
+		return;
+	}
+	if (ev->type == SIP_EV_INCOMING) {
+		on_incoming(calls, ev);
+		sip_event_free(ev);
+		return;
+	}
+	call = call_find(calls, ev->call_id);
+	if (!call) {
+		/* a call we refused, or one that never became ours */
+		sip_event_free(ev);
+		return;
+	}
+	switch (ev->type) {
+	case SIP_EV_FORWARDED:
+		call->forward_us = ev->ts_us;
+		call_enter_state(call, CALL_ST_RINGING);
+		log_debug(call->key, "call: forwarded, %lld us after the INVITE",
+			  (long long)(call->forward_us - call->start_us));
+		break;
+	case SIP_EV_PROGRESS:
+		log_debug(call->key, "call: agent side %d", ev->status);
+		break;
+	case SIP_EV_ANSWERED:
+		call->answer_us = ev->ts_us;
+		call_enter_state(call, CALL_ST_ANSWERED);
+		break;
+	case SIP_EV_ENDED:
+		on_ended(calls, call, ev);
+		call_remove(calls, call);
+		break;
+	default:
+		break;
+	}
+	sip_event_free(ev);
+}
+
+void
+calls_on_outbox_result(const struct outbox_result *res, void *arg)
+{
+	char *id = NULL;
+
+	(void)arg;
+	if (res->kind == OUTBOX_CREATE && res->accepted) {
+		if (scv_parse_create_response(res->body, res->body_len, &id) == 0) {
+			log_info(res->call_key, "salesforce: VoiceCall %s created", id);
+			free(id);
+		} else {
+			log_warn(res->call_key, "salesforce: create accepted without a voiceCallId");
+		}
+	} else if (res->kind == OUTBOX_UPDATE && res->accepted) {
+		log_info(res->call_key, "salesforce: VoiceCall closed");
+	}
+}
+
+/* ---- setup --------------------------------------------------------------------------- */
+
+int
+calls_new(const struct cfg *cfg, struct calls **ret_calls)
+{
+	struct calls *calls = calloc(1, sizeof *calls);
+
+	if (!calls)
+		return -ENOMEM;
+	calls->cfg = cfg;
+	*ret_calls = calls;
+	return 0;
+}
+
+void
+calls_set_outbox(struct calls *calls, struct outbox *outbox)
+{
+	calls->outbox = outbox;
+}
+
+void
+calls_set_sip(struct calls *calls, struct sip *sip)
+{
+	calls->sip = sip;
+}
+
+size_t
+calls_active(const struct calls *calls)
+{
+	return calls->n_active;
+}
+
+void
+calls_when_idle(struct calls *calls, void (*cb)(void *arg), void *arg)
+{
+	if (calls->n_active == 0) {
+		cb(arg);
+		return;
+	}
+	calls->idle_cb = cb;
+	calls->idle_arg = arg;
+}
+
+void
+calls_on_sip_stopped(struct calls *calls, void (*cb)(void *arg), void *arg)
+{
+	calls->stopped_cb = cb;
+	calls->stopped_arg = arg;
+}
+
+void
+calls_free(struct calls *calls)
+{
+	if (!calls)
+		return;
+	for (size_t i = 0; i < CALL_BUCKETS; i++) {
+		while (calls->buckets[i]) {
+			struct call *c = calls->buckets[i];
+			calls->buckets[i] = c->hnext;
+			log_err(c->key, "call: still up at exit; its VoiceCall stays open");
+			free(c);
+		}
+	}
+	free(calls);
+}

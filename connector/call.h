@@ -1,0 +1,40 @@
+/*
+ * Calls: the core's view of each call and its state machine. It routes new calls (dialled
+ * number -> contact center -> forward target), and turns the call's lifecycle into Salesforce
+ * operations for the outbox: the VoiceCall create when the call starts, the closing update
+ * when it ends. It never waits on Salesforce.
+ */
+#ifndef SCVB_CALL_H
+#define SCVB_CALL_H
+
+#include <stddef.h>
+
+#include "connector/outbox.h"
+#include "sip/sip.h"
+
+struct cfg;
+struct calls;
+
+int calls_new(const struct cfg *cfg, struct calls **ret_calls);
+/* Where operations go; set before any SIP event arrives. */
+void calls_set_outbox(struct calls *calls, struct outbox *outbox);
+/* The SIP side, once started (commands go there). */
+void calls_set_sip(struct calls *calls, struct sip *sip);
+
+/* sip_event_cb: arg is the struct calls. Takes ownership of ev. */
+void calls_on_sip_event(struct sip_event *ev, void *arg);
+/* outbox_result_cb: arg is the struct calls. */
+void calls_on_outbox_result(const struct outbox_result *res, void *arg);
+
+size_t calls_active(const struct calls *calls);
+/* cb runs once no call is up (at once if none is). One waiter at a time. */
+void calls_when_idle(struct calls *calls, void (*cb)(void *arg), void *arg);
+/* From now on every new SIP_EV_STOPPED is passed to cb. */
+void calls_on_sip_stopped(struct calls *calls, void (*cb)(void *arg), void *arg);
+
+void calls_free(struct calls *calls);
+
+/* disconnectReason for the way a call ended. */
+void call_disconnect_reason(enum sip_end_cause cause, const char **ret_value, int *ret_is_error);
+
+#endif

@@ -1,0 +1,347 @@
+/*
+ * scvbridge: wires the modules together and runs the loop. Nothing else lives here.
+ *
+ * Shutdown (SIGTERM/SIGINT): new INVITEs get 503; calls in progress get shutdown_grace_ms to
+ * end; the rest are hung up (their VoiceCalls closed as TELECOM_PROBLEM); the SIP thread stops;
+ * the outbox gets drain_timeout_ms to deliver what is queued; then everything closes and the
+ * process exits 0. A second signal skips the grace period.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <uv.h>
+
+#include "connector/call.h"
+#include "connector/config.h"
+#include "connector/log.h"
+#include "connector/outbox.h"
+#include "scv/http.h"
+#include "sip/sip.h"
+
+enum phase {
+	PHASE_RUNNING = 0,
+	PHASE_GRACE,    /* waiting for calls to end */
+	PHASE_SIP_STOP, /* SIP thread stopping */
+	PHASE_DRAIN,    /* waiting for the outbox */
+	PHASE_CLOSING,
+};
+
+struct app {
+	uv_loop_t loop;
+	uv_signal_t sigterm, sigint;
+	uv_timer_t timer;
+	struct cfg *cfg;
+	struct scv_http *http;
+	struct outbox *outbox;
+	struct calls *calls;
+	struct sip *sip;
+	enum phase phase;
+};
+
+static void start_sip_stop(struct app *app);
+static void start_drain(struct app *app);
+static void start_close(struct app *app);
+
+static void
+on_timer(uv_timer_t *t)
+{
+	struct app *app = t->data;
+
+	if (app->phase == PHASE_GRACE) {
+		log_warn(NULL, "shutdown: %zu call(s) still up after the grace period; hanging up",
+			 calls_active(app->calls));
+		start_sip_stop(app);
+	} else if (app->phase == PHASE_DRAIN) {
+		log_err(NULL, "shutdown: %zu Salesforce operation(s) not delivered in time",
+			outbox_pending(app->outbox));
+		start_close(app);
+	}
+}
+
+static void
+on_calls_idle(void *arg)
+{
+	struct app *app = arg;
+
+	if (app->phase == PHASE_GRACE)
+		start_sip_stop(app);
+}
+
+static void
+on_sip_stopped(void *arg)
+{
+	struct app *app = arg;
+
+	sip_free(app->sip);
+	app->sip = NULL;
+	calls_set_sip(app->calls, NULL);
+	start_drain(app);
+}
+
+static void
+on_outbox_empty(void *arg)
+{
+	struct app *app = arg;
+
+	if (app->phase == PHASE_DRAIN)
+		start_close(app);
+}
+
+static void
+on_close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void
+on_http_closed(void *arg)
+{
+	struct app *app = arg;
+
+	app->http = NULL;
+	outbox_free(app->outbox);
+	app->outbox = NULL;
+	/* the signal handlers and our timer are the only handles left */
+	uv_close((uv_handle_t *)&app->sigterm, NULL);
+	uv_close((uv_handle_t *)&app->sigint, NULL);
+	uv_close((uv_handle_t *)&app->timer, NULL);
+}
+
+static void
+start_sip_stop(struct app *app)
+{
+	app->phase = PHASE_SIP_STOP;
+	uv_timer_stop(&app->timer);
+	log_info(NULL, "shutdown: stopping SIP");
+	if (sip_shutdown(app->sip) < 0) {
+		log_err(NULL, "shutdown: cannot reach the SIP thread");
+		start_close(app);
+	}
+}
+
+static void
+start_drain(struct app *app)
+{
+	app->phase = PHASE_DRAIN;
+	log_info(NULL, "shutdown: delivering %zu queued Salesforce operation(s)",
+		 outbox_pending(app->outbox));
+	uv_timer_start(&app->timer, on_timer, app->cfg->drain_timeout_ms, 0);
+	outbox_when_empty(app->outbox, on_outbox_empty, app);
+}
+
+static void
+start_close(struct app *app)
+{
+	app->phase = PHASE_CLOSING;
+	uv_timer_stop(&app->timer);
+	scv_http_close(app->http, on_http_closed, app);
+}
+
+static void
+on_signal(uv_signal_t *s, int signum)
+{
+	struct app *app = s->data;
+
+	if (app->phase == PHASE_RUNNING) {
+		log_info(NULL, "shutdown: signal %d; refusing new calls, %zu call(s) up", signum,
+			 calls_active(app->calls));
+		app->phase = PHASE_GRACE;
+		sip_stop_accepting(app->sip);
+		uv_timer_start(&app->timer, on_timer, app->cfg->shutdown_grace_ms, 0);
+		calls_when_idle(app->calls, on_calls_idle, app);
+	} else if (app->phase == PHASE_GRACE) {
+		log_info(NULL, "shutdown: second signal; ending calls now");
+		start_sip_stop(app);
+	}
+}
+
+/* Header names the SIP thread must copy out of INVITEs: every mapped one, once. */
+static const char **
+capture_list(const struct cfg *cfg, size_t *ret_n)
+{
+	size_t total = 0, n = 0;
+	const char **list;
+
+	for (size_t i = 0; i < cfg->n_ccs; i++)
+		total += cfg->ccs[i].n_call_attrs;
+	list = calloc(total + 1, sizeof *list);
+	if (!list)
+		return NULL;
+	for (size_t i = 0; i < cfg->n_ccs; i++) {
+		for (size_t j = 0; j < cfg->ccs[i].n_call_attrs; j++) {
+			const char *h = cfg->ccs[i].call_attrs[j].header;
+			size_t k;
+			for (k = 0; k < n && strcasecmp(list[k], h) != 0; k++)
+				;
+			if (k == n)
+				list[n++] = h;
+		}
+	}
+	*ret_n = n;
+	return list;
+}
+
+static int
+run(struct cfg *cfg)
+{
+	struct app app = {.cfg = cfg};
+	struct sip_config sc = {0};
+	const char **capture;
+	size_t n_capture = 0;
+	char err[512] = "";
+	int r;
+
+	uv_loop_init(&app.loop);
+	uv_timer_init(&app.loop, &app.timer);
+	app.timer.data = &app;
+
+	r = scv_http_new(&app.loop, &app.http, err, sizeof err);
+	if (r < 0) {
+		log_err(NULL, "startup: HTTPS client: %s", err);
+		goto out_loop;
+	}
+	r = calls_new(cfg, &app.calls);
+	if (r < 0)
+		goto out_http;
+	/* the outbox reports each operation's fate to the calls */
+	r = outbox_new(&app.loop, cfg, app.http, calls_on_outbox_result, app.calls, &app.outbox,
+		       err, sizeof err);
+	if (r < 0) {
+		log_err(NULL, "startup: %s", err);
+		goto out_calls;
+	}
+	calls_set_outbox(app.calls, app.outbox);
+	calls_on_sip_stopped(app.calls, on_sip_stopped, &app);
+
+	capture = capture_list(cfg, &n_capture);
+	if (!capture) {
+		r = -ENOMEM;
+		goto out_calls;
+	}
+	sc.listen_url = cfg->sip_listen;
+	sc.trusted_peers = (const char *const *)cfg->trusted_peers;
+	sc.n_trusted_peers = cfg->n_trusted_peers;
+	sc.capture_headers = capture;
+	sc.n_capture_headers = n_capture;
+	sc.user_agent = cfg->sip_user_agent;
+	sc.max_calls = cfg->max_calls;
+	r = sip_start(&app.loop, &sc, calls_on_sip_event, app.calls, &app.sip, err, sizeof err);
+	free(capture);
+	if (r < 0) {
+		log_err(NULL, "startup: %s", err);
+		goto out_calls;
+	}
+	calls_set_sip(app.calls, app.sip);
+
+	uv_signal_init(&app.loop, &app.sigterm);
+	uv_signal_init(&app.loop, &app.sigint);
+	app.sigterm.data = app.sigint.data = &app;
+	uv_signal_start(&app.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&app.sigint, on_signal, SIGINT);
+
+	log_info(NULL, "scvbridge %s: SIP on %s, %zu contact center(s)", SCVB_VERSION,
+		 cfg->sip_listen, cfg->n_ccs);
+	uv_run(&app.loop, UV_RUN_DEFAULT);
+	log_info(NULL, "scvbridge stopped");
+	calls_free(app.calls);
+	r = uv_loop_close(&app.loop);
+	if (r < 0) {
+		log_err(NULL, "exit: handles left open on the loop");
+		uv_walk(&app.loop, on_close_walk, NULL);
+		uv_run(&app.loop, UV_RUN_DEFAULT);
+		uv_loop_close(&app.loop);
+	}
+	return 0;
+
+out_calls:
+	if (app.outbox)
+		outbox_free(app.outbox);
+	calls_free(app.calls);
+out_http:
+	scv_http_close(app.http, NULL, NULL);
+out_loop:
+	uv_close((uv_handle_t *)&app.timer, NULL);
+	uv_run(&app.loop, UV_RUN_DEFAULT);
+	uv_loop_close(&app.loop);
+	return r;
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"usage: scvbridge -c FILE [--check]\n"
+		"       scvbridge --version | --help\n"
+		"\n"
+		"Bridges SIP calls to Salesforce Voice (Partner Telephony) VoiceCall records.\n"
+		"\n"
+		"  -c, --config FILE  the JSON configuration (see config/README.md)\n"
+		"      --check        validate the configuration and exit (0 = valid)\n"
+		"      --version      print the version and exit\n"
+		"  -h, --help         this text\n"
+		"\n"
+		"Runs in the foreground and logs to stderr. SIGTERM/SIGINT end it cleanly.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
+		{"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = NULL;
+	int check = 0, opt;
+	struct cfg *cfg;
+	char err[1024];
+	enum log_level level;
+	int r;
+
+	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'k':
+			check = 1;
+			break;
+		case 'V':
+			printf("scvbridge %s\n", SCVB_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	r = cfg_load(path, &cfg, err, sizeof err);
+	if (r < 0) {
+		fprintf(stderr, "scvbridge: %s\n", err);
+		return 1;
+	}
+	if (check) {
+		printf("%s: configuration OK (%zu contact center(s))\n", path, cfg->n_ccs);
+		cfg_free(cfg);
+		return 0;
+	}
+	if (cfg->log_level && log_level_parse(cfg->log_level, &level) == 0)
+		log_set_level(level);
+	/* peers that vanish mid-write must give EPIPE, not kill the process */
+	signal(SIGPIPE, SIG_IGN);
+	r = run(cfg);
+	cfg_free(cfg);
+	return r < 0 ? 1 : 0;
+}

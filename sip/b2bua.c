@@ -1,0 +1,608 @@
+/*
+ * The back-to-back user agent, signalling only (sofia thread).
+ *
+ * A call has two legs: a (the caller's INVITE we serve) and b (the INVITE we send to the
+ * agent side). SDP is relayed untouched; 18x, final responses, BYE and CANCEL are relayed
+ * between the legs here, without a round trip to the loop. The loop is told what happened
+ * (INCOMING, FORWARDED, PROGRESS, ANSWERED, ENDED) and answers INCOMING with forward/reject.
+ */
+#include "sip/sip_int.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sofia-sip/msg_addr.h>
+#include <sofia-sip/su.h>
+#include <sofia-sip/url.h>
+
+#include "connector/log.h"
+
+/* ---- call table ---------------------------------------------------------------------- */
+
+static struct sip_call **
+bucket(struct sip *sip, uint64_t id)
+{
+	return &sip->buckets[id % SIP_CALL_BUCKETS];
+}
+
+static struct sip_call *
+call_find(struct sip *sip, uint64_t id)
+{
+	for (struct sip_call *c = *bucket(sip, id); c; c = c->hnext)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static void
+call_unlink_free(struct sip *sip, struct sip_call *call)
+{
+	for (struct sip_call **p = bucket(sip, call->id); *p; p = &(*p)->hnext) {
+		if (*p == call) {
+			*p = call->hnext;
+			break;
+		}
+	}
+	sip->n_calls--;
+	atomic_store(&sip->active_calls, sip->n_calls);
+	free(call->from_str);
+	free(call->pai);
+	free(call->sdp);
+	free(call);
+}
+
+/* ---- events to the loop -------------------------------------------------------------- */
+
+static struct sip_event *
+event_new(enum sip_event_type type, uint64_t id)
+{
+	struct sip_event *ev = calloc(1, sizeof *ev);
+
+	if (!ev)
+		return NULL;
+	ev->type = type;
+	ev->call_id = id;
+	ev->ts_us = sip_now_us();
+	return ev;
+}
+
+static void
+post_simple(struct sip *sip, struct sip_call *call, enum sip_event_type type, int status)
+{
+	struct sip_event *ev = event_new(type, call->id);
+
+	if (!ev) {
+		log_err(NULL, "sip: out of memory; event %d of call %llu lost", (int)type,
+			(unsigned long long)call->id);
+		return;
+	}
+	ev->status = status;
+	sip_post(sip, ev);
+}
+
+/* Reports the end of the call once; later endings of the other leg are not reported. */
+static void
+call_ended(struct sip *sip, struct sip_call *call, enum sip_end_cause cause, int status)
+{
+	struct sip_event *ev;
+
+	if (call->ended)
+		return;
+	call->ended = 1;
+	call->state = CALL_ENDING;
+	ev = event_new(SIP_EV_ENDED, call->id);
+	if (!ev) {
+		log_err(NULL, "sip: out of memory; end of call %llu lost",
+			(unsigned long long)call->id);
+		return;
+	}
+	ev->cause = cause;
+	ev->status = status;
+	sip_post(sip, ev);
+}
+
+/* ---- helpers ------------------------------------------------------------------------- */
+
+static char *
+xstrndup(const char *s, size_t n)
+{
+	char *d = malloc(n + 1);
+
+	if (d) {
+		memcpy(d, s, n);
+		d[n] = '\0';
+	}
+	return d;
+}
+
+static char *
+url_user(const url_t *url)
+{
+	if (!url)
+		return NULL;
+	if (url->url_user)
+		return strdup(url->url_user);
+	/* tel:+1555... keeps the number in the host part */
+	if (url->url_type == url_tel && url->url_host)
+		return strdup(url->url_host);
+	return NULL;
+}
+
+/* The user part of a name-addr value such as "\"Bob\" <sip:+1555@host>;tag=x". */
+static char *
+user_of_header_value(const char *value)
+{
+	const char *p = strchr(value, '<');
+	const char *start, *end;
+
+	p = p ? p + 1 : value;
+	while (*p == ' ')
+		p++;
+	if (strncasecmp(p, "sips:", 5) == 0)
+		start = p + 5;
+	else if (strncasecmp(p, "sip:", 4) == 0)
+		start = p + 4;
+	else if (strncasecmp(p, "tel:", 4) == 0)
+		start = p + 4;
+	else
+		return NULL;
+	end = start + strcspn(start, "@;>? ");
+	if (end == start || (size_t)(end - start) > 64)
+		return NULL;
+	return xstrndup(start, (size_t)(end - start));
+}
+
+static char *
+addr_text(const struct sockaddr *sa)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf,
+			  sizeof buf);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+			  buf, sizeof buf);
+	else
+		snprintf(buf, sizeof buf, "?");
+	return strdup(buf);
+}
+
+static const char *
+header_value(sip_t const *msg, const char *name)
+{
+	for (sip_unknown_t const *u = msg->sip_unknown; u; u = u->un_next)
+		if (u->un_name && strcasecmp(u->un_name, name) == 0)
+			return u->un_value;
+	return NULL;
+}
+
+static int
+is_sdp(sip_t const *msg)
+{
+	return msg->sip_payload && msg->sip_payload->pl_len > 0 && msg->sip_content_type &&
+	       msg->sip_content_type->c_type &&
+	       strcasecmp(msg->sip_content_type->c_type, "application/sdp") == 0;
+}
+
+static char *
+sdp_of(sip_t const *msg)
+{
+	if (!is_sdp(msg))
+		return NULL;
+	return xstrndup(msg->sip_payload->pl_data, msg->sip_payload->pl_len);
+}
+
+/* Responds to an INVITE we will not serve and lets nua's terminated state free the handle. */
+static void
+refuse(nua_t *nua, nua_handle_t *nh, int status, const char *phrase)
+{
+	nua_respond(nh, status, phrase, NUTAG_WITH_THIS(nua), TAG_END());
+}
+
+/* ---- new calls ----------------------------------------------------------------------- */
+
+static int
+fill_incoming(struct sip *sip, struct sip_event *ev, sip_t const *msg, const struct sockaddr *sa)
+{
+	ev->src_addr = addr_text(sa);
+	if (msg->sip_call_id && msg->sip_call_id->i_id)
+		ev->sip_call_id = strdup(msg->sip_call_id->i_id);
+	ev->ruri_user = url_user(msg->sip_request->rq_url);
+	if (msg->sip_to)
+		ev->to_user = url_user(msg->sip_to->a_url);
+	if (msg->sip_from) {
+		ev->from_user = url_user(msg->sip_from->a_url);
+		if (msg->sip_from->a_display)
+			ev->from_display = strdup(msg->sip_from->a_display);
+	}
+	const char *pai = header_value(msg, "P-Asserted-Identity");
+	if (pai)
+		ev->pai_user = user_of_header_value(pai);
+
+	ev->headers = calloc(sip->n_capture ? sip->n_capture : 1, sizeof *ev->headers);
+	if (!ev->headers)
+		return -ENOMEM;
+	for (size_t i = 0; i < sip->n_capture; i++) {
+		const char *v = header_value(msg, sip->capture[i]);
+		if (!v || strlen(v) > SIP_MAX_HEADER_VALUE)
+			continue;
+		ev->headers[ev->n_headers].name = strdup(sip->capture[i]);
+		ev->headers[ev->n_headers].value = strdup(v);
+		if (!ev->headers[ev->n_headers].name || !ev->headers[ev->n_headers].value) {
+			free(ev->headers[ev->n_headers].name);
+			free(ev->headers[ev->n_headers].value);
+			return -ENOMEM;
+		}
+		ev->n_headers++;
+	}
+	if (!ev->src_addr)
+		return -ENOMEM;
+	return 0;
+}
+
+static char *
+from_for_agent_leg(sip_t const *msg)
+{
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	char *url, *out = NULL;
+	const char *display = msg->sip_from ? msg->sip_from->a_display : NULL;
+
+	if (!msg->sip_from)
+		return NULL;
+	url = url_as_string(home, msg->sip_from->a_url);
+	if (url) {
+		size_t n = strlen(url) + (display ? strlen(display) : 0) + 8;
+		out = malloc(n);
+		if (out) {
+			if (display)
+				snprintf(out, n, "%s <%s>", display, url);
+			else
+				snprintf(out, n, "<%s>", url);
+		}
+	}
+	su_home_deinit(home);
+	return out;
+}
+
+static void
+on_new_invite(struct sip *sip, nua_t *nua, nua_handle_t *nh, sip_t const *msg)
+{
+	msg_t *req = nua_current_request(nua);
+	su_addrinfo_t *ai = req ? msg_addrinfo(req) : NULL;
+	struct sip_call *call;
+	struct sip_event *ev;
+
+	if (!ai || !ai->ai_addr || !sip_acl_match(&sip->acl, ai->ai_addr)) {
+		char *who = ai && ai->ai_addr ? addr_text(ai->ai_addr) : NULL;
+		log_warn(NULL, "sip: INVITE from untrusted peer %s refused (403)", who ? who : "?");
+		free(who);
+		refuse(nua, nh, 403, "Forbidden");
+		return;
+	}
+	if (!sip->accepting) {
+		refuse(nua, nh, 503, "Service Unavailable");
+		return;
+	}
+	if (sip->n_calls >= sip->max_calls) {
+		log_warn(NULL, "sip: %u calls up (max_calls); new INVITE refused (503)",
+			 sip->n_calls);
+		refuse(nua, nh, 503, "Service Unavailable");
+		return;
+	}
+	if (msg->sip_payload && msg->sip_payload->pl_len > 0 && !is_sdp(msg)) {
+		refuse(nua, nh, 415, "Unsupported Media Type");
+		return;
+	}
+
+	call = calloc(1, sizeof *call);
+	ev = event_new(SIP_EV_INCOMING, 0);
+	if (!call || !ev)
+		goto out_oom;
+	call->id = sip->next_id++;
+	ev->call_id = call->id;
+	call->state = CALL_ROUTING;
+	call->a.call = call;
+	call->a.nh = nh;
+	call->a.is_caller = 1;
+	call->b.call = call;
+	call->sdp = sdp_of(msg);
+	call->from_str = from_for_agent_leg(msg);
+	const char *pai = header_value(msg, "P-Asserted-Identity");
+	if (pai && strlen(pai) <= SIP_MAX_HEADER_VALUE &&
+	    asprintf(&call->pai, "P-Asserted-Identity: %s", pai) < 0)
+		call->pai = NULL;
+	if ((is_sdp(msg) && !call->sdp) || !call->from_str || fill_incoming(sip, ev, msg, ai->ai_addr) < 0)
+		goto out_oom;
+
+	nua_handle_bind(nh, &call->a);
+	call->hnext = *bucket(sip, call->id);
+	*bucket(sip, call->id) = call;
+	sip->n_calls++;
+	atomic_store(&sip->active_calls, sip->n_calls);
+	sip_post(sip, ev);
+	return;
+
+out_oom:
+	log_err(NULL, "sip: out of memory accepting an INVITE (500)");
+	if (call) {
+		free(call->sdp);
+		free(call->from_str);
+		free(call->pai);
+		free(call);
+	}
+	sip_event_free(ev);
+	refuse(nua, nh, 500, "Server Internal Error");
+}
+
+/* ---- ending legs --------------------------------------------------------------------- */
+
+/* Ends one leg the way its state requires. status: what to answer a caller not yet answered. */
+static void
+end_leg(struct sip_leg *leg, int status, const char *phrase)
+{
+	if (!leg->nh || leg->terminated)
+		return;
+	if (leg->is_caller) {
+		if (leg->answered)
+			nua_bye(leg->nh, TAG_END());
+		else
+			nua_respond(leg->nh, status, phrase, TAG_END());
+	} else {
+		if (leg->answered)
+			nua_bye(leg->nh, TAG_END());
+		else
+			nua_cancel(leg->nh, TAG_END());
+	}
+}
+
+static void
+leg_terminated(struct sip *sip, struct sip_leg *leg)
+{
+	struct sip_call *call = leg->call;
+	struct sip_leg *other = leg->is_caller ? &call->b : &call->a;
+
+	leg->terminated = 1;
+	if (leg->nh) {
+		nua_handle_bind(leg->nh, NULL);
+		nua_handle_destroy(leg->nh);
+		leg->nh = NULL;
+	}
+	if (!call->ended) {
+		/* A leg died without BYE/CANCEL/final response we saw: a signalling failure. */
+		call_ended(sip, call, SIP_END_SIGNALLING, 0);
+		end_leg(other, 500, "Server Internal Error");
+	}
+	if (!call->a.nh && !call->b.nh)
+		call_unlink_free(sip, call);
+}
+
+/* ---- responses from the agent side --------------------------------------------------- */
+
+static enum sip_end_cause
+cause_of_failure(int status)
+{
+	if (status == 408 || (status >= 500 && status < 600))
+		return SIP_END_AGENT_FAILED;
+	return SIP_END_AGENT_REJECTED;
+}
+
+static void
+on_agent_invite_response(struct sip *sip, struct sip_call *call, int status, char const *phrase,
+			 sip_t const *msg)
+{
+	struct sip_leg *a = &call->a;
+	char *sdp;
+
+	if (status < 101)
+		return;
+	if (call->ended) {
+		/* caller already gone: an answer that crossed our CANCEL is hung up */
+		if (status >= 200 && status < 300) {
+			call->b.answered = 1;
+			nua_bye(call->b.nh, TAG_END());
+		}
+		return;
+	}
+	sdp = sdp_of(msg);
+	if (status < 200) {
+		if (a->nh && !a->terminated)
+			nua_respond(a->nh, status, phrase,
+				    TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+				    TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
+		if (call->state == CALL_CALLING)
+			call->state = CALL_EARLY;
+		post_simple(sip, call, SIP_EV_PROGRESS, status);
+	} else if (status < 300) {
+		if (call->state == CALL_ANSWERED) {
+			free(sdp);
+			return; /* a second 2xx of a forked INVITE: nua acknowledges it */
+		}
+		call->b.answered = 1;
+		call->state = CALL_ANSWERED;
+		if (a->nh && !a->terminated) {
+			a->answered = 1;
+			nua_respond(a->nh, status, phrase,
+				    TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+				    TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
+		}
+		post_simple(sip, call, SIP_EV_ANSWERED, status);
+	} else {
+		int relay = status;
+		const char *relay_phrase = phrase;
+
+		/* A redirect has nowhere to go through a B2BUA without its Contact: say unavailable. */
+		if (status < 400) {
+			relay = 480;
+			relay_phrase = "Temporarily Unavailable";
+		}
+		call_ended(sip, call, cause_of_failure(status), status);
+		if (a->nh && !a->terminated)
+			nua_respond(a->nh, relay, relay_phrase, TAG_END());
+	}
+	free(sdp);
+}
+
+/* ---- nua callback -------------------------------------------------------------------- */
+
+void
+b2bua_callback(nua_event_t event, int status, char const *phrase, nua_t *nua, struct sip *sip,
+	       nua_handle_t *nh, struct sip_leg *leg, sip_t const *msg, tagi_t tags[])
+{
+	struct sip_call *call = leg ? leg->call : NULL;
+
+	switch (event) {
+	case nua_i_invite:
+		if (!leg) {
+			if (msg)
+				on_new_invite(sip, nua, nh, msg);
+			else
+				refuse(nua, nh, 400, "Bad Request");
+		} else {
+			/* Mid-call offers (hold, refresh) are relayed in a later version. */
+			nua_respond(nh, 488, "Not Acceptable Here", NUTAG_WITH_THIS(nua),
+				    TAG_END());
+		}
+		return;
+
+	case nua_i_state: {
+		int state = nua_callstate_init;
+
+		tl_gets(tags, NUTAG_CALLSTATE_REF(state), TAG_END());
+		if (state != nua_callstate_terminated)
+			return;
+		if (leg)
+			leg_terminated(sip, leg);
+		else if (nh)
+			nua_handle_destroy(nh); /* a refused INVITE */
+		return;
+	}
+
+	case nua_r_invite:
+		if (call && !leg->is_caller)
+			on_agent_invite_response(sip, call, status, phrase, msg);
+		return;
+
+	case nua_i_ack:
+		/* Late offer: the caller's ACK carries the answer to the agent's offer. */
+		if (call && leg->is_caller && !call->sdp && call->b.nh && msg && is_sdp(msg)) {
+			char *sdp = sdp_of(msg);
+			if (sdp) {
+				nua_ack(call->b.nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+					SIPTAG_PAYLOAD_STR(sdp), TAG_END());
+				free(sdp);
+			}
+		} else if (call && leg->is_caller && !call->sdp && call->b.nh) {
+			nua_ack(call->b.nh, TAG_END());
+		}
+		return;
+
+	case nua_i_cancel:
+		if (call && leg->is_caller) {
+			call_ended(sip, call, SIP_END_CALLER_CANCEL, 487);
+			end_leg(&call->b, 0, NULL);
+		}
+		return;
+
+	case nua_i_bye:
+		if (!call)
+			return;
+		if (leg->is_caller) {
+			call_ended(sip, call, SIP_END_CALLER_BYE, 0);
+			end_leg(&call->b, 0, NULL);
+		} else {
+			call_ended(sip, call, SIP_END_AGENT_BYE, 0);
+			end_leg(&call->a, 0, NULL);
+		}
+		return;
+
+	default:
+		return;
+	}
+}
+
+/* ---- commands from the loop ---------------------------------------------------------- */
+
+static void
+forward(struct sip *sip, struct sip_call *call, struct sip_cmd *cmd)
+{
+	nua_handle_t *nh;
+
+	if (call->state != CALL_ROUTING || call->ended || !call->a.nh)
+		return; /* the caller went away while the loop decided */
+	nh = nua_handle(sip->nua, &call->b, TAG_END());
+	if (!nh) {
+		call_ended(sip, call, SIP_END_AGENT_FAILED, 500);
+		nua_respond(call->a.nh, 500, "Server Internal Error", TAG_END());
+		return;
+	}
+	call->b.nh = nh;
+	call->state = CALL_CALLING;
+	nua_invite(nh, NUTAG_URL(cmd->target), SIPTAG_TO_STR(cmd->target),
+		   SIPTAG_FROM_STR(call->from_str),
+		   TAG_IF(call->pai, SIPTAG_HEADER_STR(call->pai)),
+		   TAG_IF(call->sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+		   TAG_IF(call->sdp, SIPTAG_PAYLOAD_STR(call->sdp)),
+		   TAG_IF(cmd->headers && cmd->headers[0], SIPTAG_HEADER_STR(cmd->headers)),
+		   /* late offer: the agent's ACK must carry the caller's answer */
+		   NUTAG_AUTOACK(call->sdp != NULL), TAG_END());
+	post_simple(sip, call, SIP_EV_FORWARDED, 0);
+}
+
+void
+b2bua_command(struct sip *sip, struct sip_cmd *cmd)
+{
+	struct sip_call *call = call_find(sip, cmd->call_id);
+
+	if (!call)
+		return; /* already over */
+	switch (cmd->kind) {
+	case SIP_CMD_FORWARD:
+		forward(sip, call, cmd);
+		break;
+	case SIP_CMD_REJECT:
+		if (call->state == CALL_ROUTING && !call->ended) {
+			call_ended(sip, call, SIP_END_REJECTED, cmd->status);
+			end_leg(&call->a, cmd->status, cmd->phrase ? cmd->phrase : "Rejected");
+		}
+		break;
+	case SIP_CMD_HANGUP:
+		call_ended(sip, call, SIP_END_LOCAL_HANGUP, 0);
+		end_leg(&call->a, 503, "Service Unavailable");
+		end_leg(&call->b, 0, NULL);
+		break;
+	default:
+		break;
+	}
+}
+
+void
+b2bua_end_all(struct sip *sip)
+{
+	for (size_t i = 0; i < SIP_CALL_BUCKETS; i++) {
+		for (struct sip_call *c = sip->buckets[i]; c; c = c->hnext) {
+			call_ended(sip, c, SIP_END_LOCAL_HANGUP, 0);
+			end_leg(&c->a, 503, "Service Unavailable");
+			end_leg(&c->b, 0, NULL);
+		}
+	}
+}
+
+void
+b2bua_free_all(struct sip *sip)
+{
+	for (size_t i = 0; i < SIP_CALL_BUCKETS; i++) {
+		while (sip->buckets[i]) {
+			struct sip_call *c = sip->buckets[i];
+			if (c->a.nh)
+				nua_handle_bind(c->a.nh, NULL);
+			if (c->b.nh)
+				nua_handle_bind(c->b.nh, NULL);
+			call_unlink_free(sip, c);
+		}
+	}
+}

@@ -1,0 +1,432 @@
+/*
+ * The SIP thread: owns sofia's root and nua, turns commands from the loop (su_msg) into nua
+ * calls, and hands events to the loop through a mutex-protected queue and uv_async.
+ */
+#include "sip/sip_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sofia-sip/nta_tag.h>
+#include <sofia-sip/su_log.h>
+
+#include "connector/log.h"
+
+int64_t
+sip_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+sip_event_free(struct sip_event *ev)
+{
+	if (!ev)
+		return;
+	free(ev->sip_call_id);
+	free(ev->src_addr);
+	free(ev->ruri_user);
+	free(ev->to_user);
+	free(ev->from_user);
+	free(ev->from_display);
+	free(ev->pai_user);
+	for (size_t i = 0; i < ev->n_headers; i++) {
+		free(ev->headers[i].name);
+		free(ev->headers[i].value);
+	}
+	free(ev->headers);
+	free(ev);
+}
+
+void
+sip_post(struct sip *sip, struct sip_event *ev)
+{
+	ev->next = NULL;
+	pthread_mutex_lock(&sip->qlock);
+	if (sip->qtail)
+		sip->qtail->next = ev;
+	else
+		sip->qhead = ev;
+	sip->qtail = ev;
+	pthread_mutex_unlock(&sip->qlock);
+	/* Wake-ups coalesce: the loop drains the whole queue each time. */
+	uv_async_send(&sip->async);
+}
+
+static void
+on_async(uv_async_t *handle)
+{
+	struct sip *sip = handle->data;
+	struct sip_event *ev;
+
+	pthread_mutex_lock(&sip->qlock);
+	ev = sip->qhead;
+	sip->qhead = sip->qtail = NULL;
+	pthread_mutex_unlock(&sip->qlock);
+	while (ev) {
+		struct sip_event *next = ev->next;
+		sip->cb(ev, sip->cb_arg);
+		ev = next;
+	}
+}
+
+static void
+nua_callback(nua_event_t event, int status, char const *phrase, nua_t *nua, struct sip *sip,
+	     nua_handle_t *nh, struct sip_leg *leg, sip_t const *msg, tagi_t tags[])
+{
+	if (event == nua_r_shutdown) {
+		if (status >= 200)
+			su_root_break(sip->root);
+		return;
+	}
+	b2bua_callback(event, status, phrase, nua, sip, nh, leg, msg, tags);
+}
+
+static void
+on_command(struct sip *sip, su_msg_r msg, struct sip_cmd *cmd)
+{
+	(void)msg;
+	switch (cmd->kind) {
+	case SIP_CMD_STOP_ACCEPTING:
+		sip->accepting = 0;
+		break;
+	case SIP_CMD_SHUTDOWN:
+		sip->accepting = 0;
+		if (!sip->shutting_down) {
+			sip->shutting_down = 1;
+			b2bua_end_all(sip);
+			nua_shutdown(sip->nua);
+		}
+		break;
+	default:
+		b2bua_command(sip, cmd);
+		break;
+	}
+	free(cmd->phrase);
+	free(cmd->target);
+	free(cmd->headers);
+}
+
+static int
+send_cmd(struct sip *sip, const struct sip_cmd *cmd)
+{
+	su_msg_r m = SU_MSG_R_INIT;
+
+	if (su_msg_new(m, sizeof *cmd) != 0)
+		return -ENOMEM;
+	*su_msg_data(m) = *cmd;
+	if (su_msg_send_to(m, su_root_task(sip->root), on_command) != 0) {
+		su_msg_destroy(m);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* sofia logs go to our log at debug level, one line per message. */
+static void
+sofia_logger(void *stream, char const *fmt, va_list ap)
+{
+	char line[1024];
+	size_t n;
+
+	(void)stream;
+	vsnprintf(line, sizeof line, fmt, ap);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	if (n > 0)
+		log_debug(NULL, "sofia: %s", line);
+}
+
+static void
+start_report(struct sip *sip, int rc, const char *why)
+{
+	pthread_mutex_lock(&sip->start_lock);
+	sip->start_rc = rc;
+	if (why)
+		snprintf(sip->start_err, sizeof sip->start_err, "%s", why);
+	sip->start_done = 1;
+	pthread_cond_signal(&sip->start_cond);
+	pthread_mutex_unlock(&sip->start_lock);
+}
+
+static void *
+sip_thread(void *arg)
+{
+	struct sip *sip = arg;
+	struct sip_event *stopped;
+	char why[256];
+
+	su_init();
+	su_log_redirect(NULL, sofia_logger, NULL);
+	sip->root = su_root_create(sip);
+	if (!sip->root) {
+		su_deinit();
+		start_report(sip, -ENOMEM, "cannot create the SIP reactor");
+		return NULL;
+	}
+	/* nua's stack and its callbacks share this one thread. */
+	su_root_threading(sip->root, 0);
+	sip->nua = nua_create(sip->root, nua_callback, sip, NUTAG_URL(sip->listen_url),
+			      NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0),
+			      NUTAG_ENABLEMESSAGE(0), NUTAG_ENABLEINVITE(1),
+			      SIPTAG_USER_AGENT_STR(sip->user_agent),
+			      SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS"),
+			      /* large INVITEs stay on UDP rather than switching to TCP */
+			      NTATAG_UDP_MTU(65535), TAG_END());
+	if (!sip->nua) {
+		snprintf(why, sizeof why,
+			 "cannot listen on %s (address in use, not local, or a bad URI)",
+			 sip->listen_url);
+		su_root_destroy(sip->root);
+		sip->root = NULL;
+		su_deinit();
+		start_report(sip, -EADDRNOTAVAIL, why);
+		return NULL;
+	}
+	sip->accepting = 1;
+	start_report(sip, 0, NULL);
+
+	su_root_run(sip->root);
+
+	b2bua_free_all(sip);
+	nua_destroy(sip->nua);
+	sip->nua = NULL;
+	su_root_destroy(sip->root);
+	sip->root = NULL;
+	su_deinit();
+
+	stopped = calloc(1, sizeof *stopped);
+	if (stopped) {
+		stopped->type = SIP_EV_STOPPED;
+		stopped->ts_us = sip_now_us();
+		sip_post(sip, stopped);
+	} else {
+		log_err(NULL, "sip: out of memory reporting the stop");
+	}
+	return NULL;
+}
+
+static void
+free_config_copy(struct sip *sip)
+{
+	free(sip->listen_url);
+	free(sip->user_agent);
+	for (size_t i = 0; i < sip->n_capture; i++)
+		free(sip->capture[i]);
+	free(sip->capture);
+	sip_acl_free(&sip->acl);
+}
+
+static void
+on_async_closed(uv_handle_t *handle)
+{
+	struct sip *sip = handle->data;
+	struct sip_event *ev = sip->qhead;
+
+	while (ev) {
+		struct sip_event *next = ev->next;
+		sip_event_free(ev);
+		ev = next;
+	}
+	free_config_copy(sip);
+	pthread_mutex_destroy(&sip->qlock);
+	pthread_mutex_destroy(&sip->start_lock);
+	pthread_cond_destroy(&sip->start_cond);
+	free(sip);
+}
+
+int
+sip_start(uv_loop_t *loop, const struct sip_config *config, sip_event_cb cb, void *arg,
+	  struct sip **ret_sip, char *err, size_t errlen)
+{
+	struct sip *sip;
+	int r;
+
+	sip = calloc(1, sizeof *sip);
+	if (!sip)
+		return -ENOMEM;
+	sip->loop = loop;
+	sip->cb = cb;
+	sip->cb_arg = arg;
+	sip->max_calls = config->max_calls ? config->max_calls : 10000;
+	sip->next_id = 1;
+	pthread_mutex_init(&sip->qlock, NULL);
+	pthread_mutex_init(&sip->start_lock, NULL);
+	pthread_cond_init(&sip->start_cond, NULL);
+
+	sip->listen_url = strdup(config->listen_url);
+	sip->user_agent = strdup(config->user_agent ? config->user_agent : "scvbridge");
+	sip->capture = calloc(config->n_capture_headers + 1, sizeof *sip->capture);
+	if (!sip->listen_url || !sip->user_agent || !sip->capture) {
+		r = -ENOMEM;
+		goto out_free;
+	}
+	for (size_t i = 0; i < config->n_capture_headers; i++) {
+		sip->capture[i] = strdup(config->capture_headers[i]);
+		if (!sip->capture[i]) {
+			r = -ENOMEM;
+			goto out_free;
+		}
+		sip->n_capture++;
+	}
+	r = sip_acl_init(&sip->acl, config->trusted_peers, config->n_trusted_peers);
+	if (r < 0) {
+		snprintf(err, errlen, "sip: bad trusted peer list");
+		goto out_free;
+	}
+
+	r = uv_async_init(loop, &sip->async, on_async);
+	if (r < 0)
+		goto out_free;
+	sip->async.data = sip;
+
+	r = -pthread_create(&sip->thread, NULL, sip_thread, sip);
+	if (r < 0) {
+		snprintf(err, errlen, "sip: cannot start the SIP thread: %s", strerror(-r));
+		goto out_close_async;
+	}
+	pthread_mutex_lock(&sip->start_lock);
+	while (!sip->start_done)
+		pthread_cond_wait(&sip->start_cond, &sip->start_lock);
+	r = sip->start_rc;
+	pthread_mutex_unlock(&sip->start_lock);
+	if (r < 0) {
+		snprintf(err, errlen, "sip: %s", sip->start_err);
+		pthread_join(sip->thread, NULL);
+		goto out_close_async;
+	}
+	*ret_sip = sip;
+	return 0;
+
+out_close_async:
+	/* the struct is freed in the close callback */
+	uv_close((uv_handle_t *)&sip->async, on_async_closed);
+	return r;
+out_free:
+	free_config_copy(sip);
+	pthread_mutex_destroy(&sip->qlock);
+	pthread_mutex_destroy(&sip->start_lock);
+	pthread_cond_destroy(&sip->start_cond);
+	free(sip);
+	return r;
+}
+
+static char *
+dup_or_null(const char *s, int *oom)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*oom = 1;
+	return d;
+}
+
+int
+sip_forward(struct sip *sip, uint64_t call_id, const char *target_uri,
+	    const char *const *extra_headers)
+{
+	struct sip_cmd cmd = {.kind = SIP_CMD_FORWARD, .call_id = call_id};
+	size_t len = 1;
+	int oom = 0;
+	int r;
+
+	if (sip->shutdown_sent)
+		return -ESHUTDOWN;
+	for (size_t i = 0; extra_headers && extra_headers[i]; i++)
+		len += strlen(extra_headers[i]) + 2;
+	cmd.headers = calloc(1, len);
+	cmd.target = dup_or_null(target_uri, &oom);
+	if (!cmd.headers || oom) {
+		free(cmd.headers);
+		free(cmd.target);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; extra_headers && extra_headers[i]; i++) {
+		if (i > 0)
+			strcat(cmd.headers, "\r\n");
+		strcat(cmd.headers, extra_headers[i]);
+	}
+	r = send_cmd(sip, &cmd);
+	if (r < 0) {
+		free(cmd.headers);
+		free(cmd.target);
+	}
+	return r;
+}
+
+int
+sip_reject(struct sip *sip, uint64_t call_id, int status, const char *phrase)
+{
+	struct sip_cmd cmd = {.kind = SIP_CMD_REJECT, .call_id = call_id, .status = status};
+	int oom = 0;
+	int r;
+
+	if (sip->shutdown_sent)
+		return -ESHUTDOWN;
+	cmd.phrase = dup_or_null(phrase, &oom);
+	if (oom)
+		return -ENOMEM;
+	r = send_cmd(sip, &cmd);
+	if (r < 0)
+		free(cmd.phrase);
+	return r;
+}
+
+int
+sip_hangup(struct sip *sip, uint64_t call_id)
+{
+	struct sip_cmd cmd = {.kind = SIP_CMD_HANGUP, .call_id = call_id};
+
+	if (sip->shutdown_sent)
+		return -ESHUTDOWN;
+	return send_cmd(sip, &cmd);
+}
+
+int
+sip_stop_accepting(struct sip *sip)
+{
+	struct sip_cmd cmd = {.kind = SIP_CMD_STOP_ACCEPTING};
+
+	if (sip->shutdown_sent)
+		return 0;
+	return send_cmd(sip, &cmd);
+}
+
+int
+sip_shutdown(struct sip *sip)
+{
+	struct sip_cmd cmd = {.kind = SIP_CMD_SHUTDOWN};
+	int r;
+
+	if (sip->shutdown_sent)
+		return 0;
+	r = send_cmd(sip, &cmd);
+	if (r == 0)
+		sip->shutdown_sent = 1;
+	return r;
+}
+
+void
+sip_free(struct sip *sip)
+{
+	if (!sip)
+		return;
+	pthread_join(sip->thread, NULL);
+	uv_close((uv_handle_t *)&sip->async, on_async_closed);
+}
+
+unsigned
+sip_active_calls(const struct sip *sip)
+{
+	return atomic_load(&((struct sip *)sip)->active_calls);
+}

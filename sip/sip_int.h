@@ -1,0 +1,132 @@
+/*
+ * Internals of sip/: shared by sip.c (thread, queues, commands) and b2bua.c (call logic).
+ * Everything marked "sofia thread" is touched by that thread only.
+ */
+#ifndef SCVB_SIP_INT_H
+#define SCVB_SIP_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct sip;
+struct sip_leg;
+struct sip_cmd;
+
+#define SU_ROOT_MAGIC_T struct sip
+#define NUA_MAGIC_T struct sip
+#define NUA_HMAGIC_T struct sip_leg
+#define SU_MSG_ARG_T struct sip_cmd
+
+#include <sofia-sip/nua.h>
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/su_tag.h>
+#include <sofia-sip/su_wait.h>
+
+#include "sip/acl.h"
+#include "sip/sip.h"
+
+enum sip_cmd_kind {
+	SIP_CMD_FORWARD = 1,
+	SIP_CMD_REJECT,
+	SIP_CMD_HANGUP,
+	SIP_CMD_STOP_ACCEPTING,
+	SIP_CMD_SHUTDOWN,
+};
+
+struct sip_cmd {
+	enum sip_cmd_kind kind;
+	uint64_t call_id;
+	int status;
+	char *phrase;  /* malloc'd */
+	char *target;  /* malloc'd */
+	char *headers; /* malloc'd "Name: value\r\nName: value" */
+};
+
+enum sip_call_state {
+	CALL_ROUTING = 1, /* INVITE received, waiting for the loop's decision */
+	CALL_CALLING,     /* agent-leg INVITE sent */
+	CALL_EARLY,       /* a 18x relayed */
+	CALL_ANSWERED,    /* 2xx relayed */
+	CALL_ENDING,      /* one side ended; tearing down the other */
+};
+
+struct sip_leg {
+	struct sip_call *call;
+	nua_handle_t *nh; /* NULL once destroyed */
+	int is_caller;
+	int answered;   /* caller leg: we sent 2xx; agent leg: we got 2xx */
+	int terminated; /* nua reported the leg terminated */
+};
+
+struct sip_call {
+	uint64_t id;
+	enum sip_call_state state;
+	int ended; /* SIP_EV_ENDED emitted */
+	struct sip_leg a; /* caller side */
+	struct sip_leg b; /* agent side; b.nh NULL until forwarded */
+	char *from_str;   /* caller's From without tag, for the agent leg */
+	char *pai;        /* caller's P-Asserted-Identity value */
+	char *sdp;        /* caller's offer, NULL for a late-offer INVITE */
+	struct sip_call *hnext;
+};
+
+#define SIP_CALL_BUCKETS 4096
+
+struct sip {
+	/* loop side */
+	uv_loop_t *loop;
+	uv_async_t async;
+	sip_event_cb cb;
+	void *cb_arg;
+	int shutdown_sent;
+
+	/* event queue: sofia thread -> loop */
+	pthread_mutex_t qlock;
+	struct sip_event *qhead, *qtail;
+
+	/* start-up handshake */
+	pthread_t thread;
+	pthread_mutex_t start_lock;
+	pthread_cond_t start_cond;
+	int start_done;
+	int start_rc;
+	char start_err[256];
+
+	/* immutable after start */
+	char *listen_url;
+	char *user_agent;
+	char **capture;
+	size_t n_capture;
+	struct sip_acl acl;
+	unsigned max_calls;
+
+	/* sofia thread */
+	su_root_t *root;
+	nua_t *nua;
+	int accepting;
+	int shutting_down;
+	uint64_t next_id;
+	unsigned n_calls;
+	struct sip_call *buckets[SIP_CALL_BUCKETS];
+
+	_Atomic unsigned active_calls;
+};
+
+/* sip.c: queue an event for the loop (sofia thread). Takes ownership of ev. */
+void sip_post(struct sip *sip, struct sip_event *ev);
+int64_t sip_now_us(void);
+
+/* b2bua.c (sofia thread) */
+void b2bua_callback(nua_event_t event, int status, char const *phrase, nua_t *nua,
+		    struct sip *sip, nua_handle_t *nh, struct sip_leg *leg, sip_t const *msg,
+		    tagi_t tags[]);
+void b2bua_command(struct sip *sip, struct sip_cmd *cmd);
+/* Ends every call (SIP_EV_ENDED with SIP_END_LOCAL_HANGUP) before nua_shutdown(). */
+void b2bua_end_all(struct sip *sip);
+void b2bua_free_all(struct sip *sip);
+
+#endif

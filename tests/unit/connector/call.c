@@ -1,0 +1,102 @@
+/* tests connector/call.c: disconnect reasons, routing of the dialled number, the caller */
+#include "connector/call.c"
+
+#include "tests/unit/test.h"
+
+TEST(disconnect_reasons)
+{
+	static const struct {
+		enum sip_end_cause cause;
+		const char *value;
+		int is_error;
+	} want[] = {
+		{SIP_END_CALLER_BYE, "CUSTOMER_DISCONNECT", 0},
+		{SIP_END_CALLER_CANCEL, "CUSTOMER_DISCONNECT", 0},
+		{SIP_END_AGENT_BYE, "AGENT_DISCONNECT", 0},
+		{SIP_END_AGENT_REJECTED, "OTHER", 0},
+		{SIP_END_AGENT_FAILED, "TELECOM_PROBLEM", 1},
+		{SIP_END_LOCAL_HANGUP, "TELECOM_PROBLEM", 1},
+		{SIP_END_SIGNALLING, "TELECOM_PROBLEM", 1},
+	};
+
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		const char *v = NULL;
+		int e = -1;
+		call_disconnect_reason(want[i].cause, &v, &e);
+		CHECK_STR(v, want[i].value);
+		CHECK_INT(e, want[i].is_error);
+	}
+}
+
+static char *numbers_a[] = {"+15550100000", "+15550100001"};
+static char *numbers_b[] = {"+442079460000"};
+static struct cfg_contact_center ccs[] = {
+	{.name = "acme", .numbers = numbers_a, .n_numbers = 2},
+	{.name = "globex", .numbers = numbers_b, .n_numbers = 1},
+};
+static struct cfg config = {.ccs = ccs, .n_ccs = 2, .default_country_code = "1"};
+
+static const char *
+route_of(const char *ruri, const char *to, char *number, size_t *index)
+{
+	struct sip_event ev = {.ruri_user = (char *)ruri, .to_user = (char *)to};
+	const struct cfg_contact_center *cc = route(&config, &ev, number, 32, index);
+	return cc ? cc->name : NULL;
+}
+
+TEST(routing)
+{
+	char number[32];
+	size_t index = 99;
+
+	CHECK_STR(route_of("+15550100001", NULL, number, &index), "acme");
+	CHECK_STR(number, "+15550100001");
+	CHECK_INT(index, 0);
+	/* national form with the default country code */
+	CHECK_STR(route_of("5550100000", NULL, number, &index), "acme");
+	CHECK_STR(route_of("00442079460000", NULL, number, &index), "globex");
+	CHECK_INT(index, 1);
+	/* Request-URI without a number (e.g. an extension): fall back to To */
+	CHECK_STR(route_of("s", "+442079460000", number, &index), "globex");
+	CHECK_STR(route_of(NULL, "+15550100000", number, &index), "acme");
+	/* neither configured */
+	CHECK(route_of("+15550100999", "+15550100998", number, &index) == NULL);
+	CHECK(route_of(NULL, NULL, number, &index) == NULL);
+}
+
+TEST(caller_identity)
+{
+	struct sip_event ev = {0};
+	char out[128];
+
+	ev.from_user = "+15550199999";
+	caller_of(&config, &ev, out, sizeof out);
+	CHECK_STR(out, "+15550199999");
+	/* P-Asserted-Identity from a trusted peer wins over From */
+	ev.pai_user = "15550188888";
+	caller_of(&config, &ev, out, sizeof out);
+	CHECK_STR(out, "+15550188888");
+	ev.pai_user = NULL;
+	/* not a number: passed as it is */
+	ev.from_user = "1001";
+	caller_of(&config, &ev, out, sizeof out);
+	CHECK_STR(out, "+11001");
+	ev.from_user = "alice";
+	caller_of(&config, &ev, out, sizeof out);
+	CHECK_STR(out, "alice");
+	ev.from_user = "Anonymous";
+	caller_of(&config, &ev, out, sizeof out);
+	CHECK_STR(out, "anonymous");
+	ev.from_user = NULL;
+	caller_of(&config, &ev, out, sizeof out);
+	CHECK_STR(out, "anonymous");
+}
+
+int
+main(void)
+{
+	RUN(disconnect_reasons);
+	RUN(routing);
+	RUN(caller_identity);
+	return test_summary();
+}
