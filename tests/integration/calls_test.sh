@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Calls end to end: SIPp caller -> scvbridge -> SIPp agent phone, with the Salesforce emulator.
+# Every check reads what came out: SIPp's exit status and logs, the records the emulator holds.
+set -u
+. "$(dirname "$0")/../lib.sh"
+T_SUITE=calls
+setup_env
+make_certs || exit 1
+start_emulator || exit 1
+CONFIG=$T_DIR/scvbridge.json
+write_config "$CONFIG"
+start_daemon "$CONFIG" || { fail startup "daemon did not start"; exit 1; }
+
+NUMBER=+15550100000
+
+# record FIELD-PATH: jq over the only record (the emulator is reset before each case)
+rec() { emu GET /emulator/voiceCalls | jq -r "$1"; }
+agent_key() { sed -n 's/.*vendor-call-key \([0-9a-f-]*\).*/\1/p' "$T_DIR/agent.log" | tail -1; }
+reset_case() {
+	emu POST /emulator/reset >/dev/null
+	rm -f "$T_DIR/agent.log" "$T_DIR/caller.log"
+}
+
+# ---- answered, caller hangs up ----------------------------------------------------------
+reset_case
+sipp_agent uas_answer.xml -m 1
+sipp_caller uac_call.xml "$NUMBER" -m 1 -d 300
+check_eq answered_caller_hangup.sipp_exit "$?" 0
+wait_for 1 10 records_closed 1
+check_eq answered_caller_hangup.records "$(rec 'length')" 1
+check_eq answered_caller_hangup.key_matches_agent_leg "$(rec '.[0].vendorCallKey')" "$(agent_key)"
+check_eq answered_caller_hangup.voice_call_id "$(rec '.[0].voiceCallId | test("^0LQ[0-9A-Za-z]{15}$")')" true
+check_eq answered_caller_hangup.api_name "$(rec '.[0].create.callCenterApiName')" AcmeCC
+check_eq answered_caller_hangup.to "$(rec '.[0].create.to')" "$NUMBER"
+check_eq answered_caller_hangup.from "$(rec '.[0].create.from')" +15550199999
+check_eq answered_caller_hangup.initiation "$(rec '.[0].create.initiationMethod')" Inbound
+check_eq answered_caller_hangup.participant "$(rec '.[0].create.participants[0] | "\(.participantKey)/\(.type)"')" "+15550199999/END_USER"
+check_eq answered_caller_hangup.call_attributes "$(rec '.[0].create.callAttributes | fromjson | .IvrLanguage__c')" en-US
+check_eq answered_caller_hangup.one_update "$(rec '.[0].updates | length')" 1
+check_eq answered_caller_hangup.reason "$(rec '.[0].updates[0].body.disconnectReason | "\(.value)/\(.isError)"')" "CUSTOMER_DISCONNECT/false"
+check_eq answered_caller_hangup.accept_time "$(rec '.[0].updates[0].body.acceptTime != null')" true
+check_eq answered_caller_hangup.no_is_active "$(rec '.[0].updates[0].body | has("isActiveCall")')" false
+check_eq answered_caller_hangup.times_ordered "$(rec '.[0] | (.create.startTime == .updates[0].body.startTime) and (.updates[0].body.startTime <= .updates[0].body.acceptTime) and (.updates[0].body.acceptTime <= .updates[0].body.endTime)')" true
+check_eq answered_caller_hangup.state "$(rec '.[0].state')" completed
+check_eq answered_caller_hangup.no_duplicate "$(rec '.[0].duplicateCreates')" 0
+check_eq answered_caller_hangup.provider_header "$(emu GET '/emulator/requests?limit=10' | jq -r '[.[] | select(.path | startswith("/telephony")) | .headers["telephony-provider-name"]] | unique | join(",")')" scvbridge
+check_eq answered_caller_hangup.update_by_key "$(emu GET '/emulator/requests?limit=10' | jq -r --arg k "$(agent_key)" '[.[] | select(.method == "PATCH") | .path] | .[0] == "/telephony/v1/voiceCalls/\($k)"')" true
+
+# ---- answered, agent hangs up -----------------------------------------------------------
+reset_case
+sipp_agent uas_answer_bye.xml -m 1 -d 300
+sipp_caller uac_wait_bye.xml "$NUMBER" -m 1
+check_eq agent_hangup.sipp_exit "$?" 0
+wait_for 1 10 records_closed 1
+check_eq agent_hangup.records "$(rec 'length')" 1
+check_eq agent_hangup.reason "$(rec '.[0].updates[0].body.disconnectReason | "\(.value)/\(.isError)"')" "AGENT_DISCONNECT/false"
+check_eq agent_hangup.accept_time "$(rec '.[0].updates[0].body.acceptTime != null')" true
+
+# ---- busy agent (486) -------------------------------------------------------------------
+reset_case
+sipp_agent uas_busy.xml -m 1
+sipp_caller uac_refused.xml "$NUMBER" -m 1
+check_eq busy.sipp_exit "$?" 0
+check_eq busy.caller_status "$(grep -o 'final-status [0-9]*' "$T_DIR/caller.log" | tail -1)" "final-status 486"
+wait_for 1 10 records_closed 1
+check_eq busy.reason "$(rec '.[0].updates[0].body.disconnectReason | "\(.value)/\(.isError)"')" "OTHER/false"
+check_eq busy.no_accept_time "$(rec '.[0].updates[0].body | has("acceptTime")')" false
+
+# ---- caller cancels while the agent rings -----------------------------------------------
+reset_case
+sipp_agent uas_ring.xml -m 1
+sipp_caller uac_cancel.xml "$NUMBER" -m 1
+check_eq cancel.sipp_exit "$?" 0
+wait_for 1 10 records_closed 1
+check_eq cancel.records "$(rec 'length')" 1
+check_eq cancel.reason "$(rec '.[0].updates[0].body.disconnectReason | "\(.value)/\(.isError)"')" "CUSTOMER_DISCONNECT/false"
+check_eq cancel.no_accept_time "$(rec '.[0].updates[0].body | has("acceptTime")')" false
+wait_for 1 10 test -s "$T_DIR/agent.log" # agent saw the CANCEL through
+check_eq cancel.agent_leg_cancelled "$(kill -0 "$AGENT_PID" 2>/dev/null && echo running || echo done)" done
+
+# ---- unknown number: 404, nothing in Salesforce -----------------------------------------
+reset_case
+sipp_caller uac_refused.xml +15550100999 -m 1
+check_eq unknown_number.sipp_exit "$?" 0
+check_eq unknown_number.caller_status "$(grep -o 'final-status [0-9]*' "$T_DIR/caller.log" | tail -1)" "final-status 404"
+sleep 0.3
+check_eq unknown_number.no_record "$(rec 'length')" 0
+
+# ---- untrusted source: 403, nothing in Salesforce ---------------------------------------
+reset_case
+CALLER_IP=127.0.0.5 sipp_caller uac_refused.xml "$NUMBER" -m 1
+check_eq untrusted.sipp_exit "$?" 0
+check_eq untrusted.caller_status "$(grep -o 'final-status [0-9]*' "$T_DIR/caller.log" | tail -1)" "final-status 403"
+sleep 0.3
+check_eq untrusted.no_record "$(rec 'length')" 0
+
+# ---- a few dozen calls in a row: none lost, none duplicated -----------------------------
+reset_case
+N=36
+sipp_agent uas_answer.xml -m $N
+sipp_caller uac_call.xml "$NUMBER" -m $N -r 12 -l 12 -d 200
+check_eq many.sipp_exit "$?" 0
+wait_for 1 30 records_closed $N
+check_eq many.records "$(rec 'length')" $N
+check_eq many.distinct_keys "$(rec '[.[].vendorCallKey] | unique | length')" $N
+check_eq many.one_update_each "$(rec '[.[] | select((.updates | length) == 1)] | length')" $N
+check_eq many.no_duplicates "$(rec '[.[].duplicateCreates] | add')" 0
+check_eq many.agent_keys_match "$(grep -o 'vendor-call-key [0-9a-f-]*' "$T_DIR/agent.log" | awk '{print $2}' | sort | tr '\n' ' ')" "$(rec '[.[].vendorCallKey] | sort | join(" ")') "
+
+# ---- clean stop -------------------------------------------------------------------------
+check_eq clean_stop.exit_status "$(stop_daemon)" 0
+
+# ---- agent target unreachable: TELECOM_PROBLEM ------------------------------------------
+reset_case
+write_config "$CONFIG" "sip:7000@127.0.0.1:$DEAD_PORT"
+: >"$T_DIR/daemon.log"
+start_daemon "$CONFIG" || { fail unreachable.startup "daemon did not start"; exit 1; }
+sipp_caller uac_refused.xml "$NUMBER" -m 1
+check_eq unreachable.sipp_exit "$?" 0
+status=$(grep -o 'final-status [0-9]*' "$T_DIR/caller.log" | tail -1)
+case "$status" in "final-status 5"* | "final-status 408") pass unreachable.caller_status ;; *) fail unreachable.caller_status "got '$status', want 5xx or 408" ;; esac
+wait_for 1 10 records_closed 1
+check_eq unreachable.reason "$(rec '.[0].updates[0].body.disconnectReason | "\(.value)/\(.isError)"')" "TELECOM_PROBLEM/true"
+check_eq unreachable.exit_status "$(stop_daemon)" 0
+
+echo "calls: $T_PASSED passed, $T_FAILED failed"
+[ "$T_FAILED" -eq 0 ]

@@ -1,0 +1,191 @@
+# Shared shell helpers for the integration tests, the demo and the benchmarks.
+# Source it; it expects BUILD_DIR (default build). Everything runs on loopback, in a private
+# temporary directory, and every background process is stopped by cleanup().
+
+BUILD_DIR=${BUILD_DIR:-build}
+SCVB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SIPP_DIR=$SCVB_ROOT/tests/sipp
+DAEMON=$SCVB_ROOT/$BUILD_DIR/scvbridge
+EMULATOR=$SCVB_ROOT/$BUILD_DIR/scv-emulator
+
+T_PASSED=0
+T_FAILED=0
+T_PIDS=()
+T_SUITE=${T_SUITE:-integration}
+
+pass() {
+	echo "PASS $T_SUITE/$1"
+	T_PASSED=$((T_PASSED + 1))
+}
+
+fail() {
+	echo "FAIL $T_SUITE/$1: $2"
+	T_FAILED=$((T_FAILED + 1))
+}
+
+# check NAME ACTUAL EXPECTED
+check_eq() {
+	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi
+}
+
+cleanup() {
+	local p
+	for p in "${T_PIDS[@]}"; do
+		kill -KILL "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	if [ -n "${T_DIR:-}" ] && [ -z "${KEEP_TMP:-}" ]; then rm -rf "$T_DIR"; fi
+}
+
+# A private working directory and ports that do not collide with a parallel run.
+setup_env() {
+	T_DIR=$(mktemp -d /tmp/scvb-test.XXXXXX)
+	trap cleanup EXIT
+	local base=$((20000 + ($$ * 7) % 30000))
+	SIP_PORT=$base
+	AGENT_PORT=$((base + 1))
+	CALLER_PORT=$((base + 2))
+	DEAD_PORT=$((base + 3))
+}
+
+# Throw-away PKI: a CA, the emulator's server certificate for localhost/127.0.0.1, and the
+# contact center's RSA key with the self-signed certificate an admin would paste into Salesforce.
+make_certs() {
+	local d=$T_DIR/pki
+	mkdir -p "$d"
+	(
+		cd "$d" || exit 1
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
+			-subj "/CN=scvbridge test CA" 2>/dev/null &&
+			openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
+				-subj "/CN=localhost" 2>/dev/null &&
+			printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >ext.cnf &&
+			openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+				-out server.pem -days 2 -extfile ext.cnf 2>/dev/null &&
+			openssl genrsa -out cc.key 2048 2>/dev/null &&
+			openssl req -new -x509 -key cc.key -out cc.crt -days 2 -sha256 \
+				-subj "/CN=AcmeCC telephony integration" 2>/dev/null
+	) || { echo "make_certs: openssl failed" >&2; return 1; }
+	PKI=$d
+}
+
+# start_emulator: background emulator on a free port; sets EMU_PORT, EMU_URL.
+start_emulator() {
+	local ready=$T_DIR/emu.port i
+	rm -f "$ready"
+	"$EMULATOR" --listen 127.0.0.1:0 --cert "$PKI/server.pem" --key "$PKI/server.key" \
+		--call-center "AcmeCC:00D000000000001AAA:$PKI/cc.crt" --ready-file "$ready" \
+		"$@" 2>>"$T_DIR/emulator.log" &
+	EMU_PID=$!
+	T_PIDS+=("$EMU_PID")
+	for i in $(seq 1 100); do
+		[ -s "$ready" ] && break
+		sleep 0.05
+	done
+	[ -s "$ready" ] || { echo "start_emulator: not ready" >&2; return 1; }
+	EMU_PORT=$(cat "$ready")
+	EMU_URL=https://localhost:$EMU_PORT
+}
+
+# emu METHOD PATH [BODY]: the emulator's control or API surface, JSON out.
+emu() {
+	local m=$1 p=$2 b=${3:-}
+	if [ -n "$b" ]; then
+		curl -sS --max-time 10 --cacert "$PKI/ca.pem" -X "$m" -H 'Content-Type: application/json' \
+			--data "$b" "$EMU_URL$p"
+	else
+		curl -sS --max-time 10 --cacert "$PKI/ca.pem" -X "$m" "$EMU_URL$p"
+	fi
+}
+
+# write_config FILE [forward_to] [extra contact-center JSON members]
+write_config() {
+	local file=$1 fwd=${2:-sip:7000@127.0.0.1:$AGENT_PORT} extra=${3:-}
+	cat >"$file" <<EOF
+{
+  "log": { "level": "${LOG_LEVEL:-info}" },
+  "sip": { "listen": "sip:127.0.0.1:$SIP_PORT", "trusted_peers": ["127.0.0.1"],
+           "shutdown_grace_ms": ${GRACE_MS:-2000}, "drain_timeout_ms": ${DRAIN_MS:-10000} },
+  "store": { "path": "$T_DIR/outbox.db" },
+  "contact_centers": [ {
+      "name": "acme", "org_id": "00D000000000001AAA", "call_center_api_name": "AcmeCC",
+      "base_url": "https://localhost:$EMU_PORT/telephony/v1",
+      "private_key_file": "$PKI/cc.key", "ca_file": "$PKI/ca.pem",
+      "numbers": ["+15550100000"], "forward_to": "$fwd",
+      "call_attributes": { "X-IVR-Lang": "IvrLanguage__c" }$extra } ] }
+EOF
+}
+
+# start_daemon CONFIG: background daemon; waits until SIP is bound. Sets DAEMON_PID.
+start_daemon() {
+	local i
+	"$DAEMON" -c "$1" 2>>"$T_DIR/daemon.log" &
+	DAEMON_PID=$!
+	T_PIDS+=("$DAEMON_PID")
+	for i in $(seq 1 100); do
+		grep -q "SIP on" "$T_DIR/daemon.log" 2>/dev/null && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "start_daemon: daemon did not start; its log:" >&2
+	tail -20 "$T_DIR/daemon.log" >&2
+	return 1
+}
+
+# stop_daemon: SIGTERM and wait (bounded); echoes the exit status.
+stop_daemon() {
+	local i rc
+	kill -TERM "$DAEMON_PID" 2>/dev/null
+	for i in $(seq 1 300); do
+		kill -0 "$DAEMON_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$DAEMON_PID" 2>/dev/null; then
+		kill -KILL "$DAEMON_PID"
+		wait "$DAEMON_PID" 2>/dev/null
+		echo 137
+		return
+	fi
+	wait "$DAEMON_PID"
+	rc=$?
+	echo "$rc"
+}
+
+# sipp_agent SCENARIO [args]: background SIPp answering on AGENT_PORT; sets AGENT_PID.
+sipp_agent() {
+	local sf=$1
+	shift
+	sipp -sf "$SIPP_DIR/$sf" -i 127.0.0.1 -p "$AGENT_PORT" -bg -nostdin \
+		-trace_logs -log_file "$T_DIR/agent.log" -trace_err -error_file "$T_DIR/agent.err" \
+		-timeout 60 "$@" >/dev/null 2>&1 </dev/null
+	AGENT_PID=$(pgrep -n -f "sipp -sf $SIPP_DIR/$sf -i 127.0.0.1 -p $AGENT_PORT")
+	[ -n "$AGENT_PID" ] && T_PIDS+=("$AGENT_PID")
+}
+
+# sipp_caller SCENARIO NUMBER [args]: foreground caller; returns SIPp's exit status.
+sipp_caller() {
+	local sf=$1 number=$2
+	shift 2
+	timeout 120 sipp 127.0.0.1:"$SIP_PORT" -sf "$SIPP_DIR/$sf" -s "$number" -i "${CALLER_IP:-127.0.0.1}" \
+		-p "$CALLER_PORT" -set caller +15550199999 -set ivr en-US -nostdin \
+		-trace_logs -log_file "$T_DIR/caller.log" -trace_err -error_file "$T_DIR/caller.err" \
+		-timeout 60 -timeout_error -recv_timeout 20000 "$@" >"$T_DIR/caller.out" 2>&1 </dev/null
+}
+
+# wait_for N SECONDS CMD...: polls CMD until it succeeds (bounded).
+wait_for() {
+	local tries=$(($2 * 10)) i
+	shift 2
+	for i in $(seq 1 "$tries"); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# records_closed N: true when the emulator holds N records, all completed.
+records_closed() {
+	local n
+	n=$(emu GET /emulator/voiceCalls | jq '[.[] | select(.state == "completed")] | length')
+	[ "$n" = "$1" ]
+}
