@@ -15,6 +15,8 @@ struct cfg_call_attr {
 	char *field;  /* VoiceCall field API name, e.g. "IvrLanguage__c" */
 };
 
+struct cfg_number_ref; /* private to config.c */
+
 enum cfg_jwt_mode {
 	CFG_JWT_REUSE = 0,   /* one token per contact center, re-signed ~60 s before exp (default) */
 	CFG_JWT_PER_REQUEST, /* a fresh token with a fresh jti on every request */
@@ -57,6 +59,14 @@ struct cfg {
 	/* "contact_centers" */
 	struct cfg_contact_center *ccs;
 	size_t n_ccs;
+
+	/*
+	 * Private to config.c: every number with its contact center, sorted, for
+	 * cfg_find_number(). NULL in a struct cfg not made by cfg_load() (e.g. one built by a
+	 * test), which then gets a linear search.
+	 */
+	struct cfg_number_ref *number_index;
+	size_t n_number_index;
 };
 
 /*
@@ -68,7 +78,10 @@ struct cfg {
 int cfg_load(const char *path, struct cfg **ret_cfg, char *err, size_t errlen);
 void cfg_free(struct cfg *cfg);
 
-/* The contact center that owns an E.164 number, or NULL. */
+/*
+ * The contact center that owns an E.164 number (exact match, e.g. "+15550100000"), or NULL.
+ * On a match, *ret_index (when ret_index is not NULL) is its index in cfg->ccs.
+ */
 const struct cfg_contact_center *cfg_find_number(const struct cfg *cfg, const char *e164,
 						 size_t *ret_index);
 
