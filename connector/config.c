@@ -7,6 +7,7 @@
  */
 #include "connector/config.h"
 
+#include "connector/config_check.h"
 #include "connector/e164.h"
 #include "connector/log.h"
 #include "scv/jwt.h"
@@ -27,484 +28,6 @@
 #define CFG_MAX_FILE_BYTES (16L << 20) /* thousands of numbers fit in far less */
 #define CFG_MAX_STRING 4096            /* any one string value, in bytes */
 #define WHY_MAX 512                    /* a validator's reason */
-#define QUOTED_MAX 100                 /* a value quoted in a message */
-
-/* ---- Messages ----------------------------------------------------------------------- */
-
-/*
- * s between double quotes for an error message: '"', '\' and bytes outside printable ASCII
- * escaped, and cut with "..." when long. Returns buf.
- */
-static const char *
-quoted(char buf[QUOTED_MAX], const char *s)
-{
-	size_t n = 0;
-
-	buf[n++] = '"';
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (n > QUOTED_MAX - 10) {
-			memcpy(buf + n, "...", 3);
-			n += 3;
-			break;
-		}
-		if (ch == '"' || ch == '\\') {
-			buf[n++] = '\\';
-			buf[n++] = (char)ch;
-		} else if (ch < 0x20 || ch > 0x7e) {
-			n += (size_t)snprintf(buf + n, 5, "\\x%02x", ch);
-		} else {
-			buf[n++] = (char)ch;
-		}
-	}
-	buf[n++] = '"';
-	buf[n] = '\0';
-	return buf;
-}
-
-static int
-why_bad(char *why, size_t whylen, const char *value, const char *what)
-{
-	char q[QUOTED_MAX];
-
-	snprintf(why, whylen, "%s is not %s", quoted(q, value), what);
-	return -EINVAL;
-}
-
-/* ---- Character classes and small parsers --------------------------------------------- */
-
-static int
-is_digit(char ch)
-{
-	return ch >= '0' && ch <= '9';
-}
-
-static int
-is_alpha(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-}
-
-static int
-is_alnum(char ch)
-{
-	return is_alpha(ch) || is_digit(ch);
-}
-
-/* 1 when every byte of s is printable ASCII and s has 1 to max bytes. */
-static int
-printable(const char *s, size_t max)
-{
-	size_t n = 0;
-
-	for (; *s; s++, n++)
-		if (*s < 0x20 || *s > 0x7e)
-			return 0;
-	return n >= 1 && n <= max;
-}
-
-/* 1 when s matches [A-Za-z][A-Za-z0-9_]{0,max-1}. */
-static int
-api_name(const char *s, size_t max)
-{
-	size_t n = 0;
-
-	if (!is_alpha(s[0]))
-		return 0;
-	for (; *s; s++, n++)
-		if (!is_alnum(*s) && *s != '_')
-			return 0;
-	return n <= max;
-}
-
-/* Length of the host at p (hostname, IPv4 address or [IPv6 address]), or 0 if none valid. */
-static size_t
-host_len(const char *p)
-{
-	static const char host_chars[] =
-		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
-	unsigned char bin[16];
-	char buf[INET6_ADDRSTRLEN + 1];
-	size_t n, label = 0;
-
-	if (*p == '[') {
-		const char *end = strchr(p, ']');
-
-		if (!end)
-			return 0;
-		n = (size_t)(end - p - 1);
-		if (n == 0 || n >= sizeof buf)
-			return 0;
-		memcpy(buf, p + 1, n);
-		buf[n] = '\0';
-		return inet_pton(AF_INET6, buf, bin) == 1 ? n + 2 : 0;
-	}
-	n = strspn(p, host_chars);
-	if (n == 0 || n > 253)
-		return 0;
-	if (strspn(p, "0123456789.") >= n) { /* all digits and dots: must be an IPv4 address */
-		if (n >= sizeof buf)
-			return 0;
-		memcpy(buf, p, n);
-		buf[n] = '\0';
-		return inet_pton(AF_INET, buf, bin) == 1 ? n : 0;
-	}
-	/* Hostname: dot-separated labels of 1 to 63 letters, digits and inner hyphens. */
-	for (size_t i = 0; i <= n; i++) {
-		if (i == n || p[i] == '.') {
-			if (label == 0 || label > 63 || p[i - 1] == '-')
-				return 0;
-			label = 0;
-		} else {
-			if (label == 0 && p[i] == '-')
-				return 0;
-			label++;
-		}
-	}
-	return n;
-}
-
-/* Length of the port digits at p (1..65535), or 0. */
-static size_t
-port_len(const char *p)
-{
-	size_t n = strspn(p, "0123456789");
-	long port;
-
-	if (n == 0 || n > 5)
-		return 0;
-	port = strtol(p, NULL, 10);
-	return port >= 1 && port <= 65535 ? n : 0;
-}
-
-/* ---- Validators --------------------------------------------------------------------- */
-
-/*
- * A validator gets the value (a private copy it may rewrite, e.g. to strip a trailing "/")
- * and returns 0, or a negative errno-style code with the reason in why; the caller puts the
- * key path in front.
- */
-typedef int (*check_fn)(char *value, char *why, size_t whylen);
-
-static int
-check_log_level(char *s, char *why, size_t whylen)
-{
-	enum log_level level;
-
-	if (log_level_parse(s, &level) < 0)
-		return why_bad(why, whylen, s, "one of error, warn, info, debug");
-	return 0;
-}
-
-#define URI_NEED_PORT 1u
-#define URI_NO_USER 2u
-
-/*
- * sip: or sips: URI: [user@]host[:port][;param[=value]]... Header fields ("?...") are not
- * accepted: nothing here needs them.
- */
-static int
-check_sip_uri(const char *s, unsigned flags, char *why, size_t whylen)
-{
-	static const char user_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					 "0123456789-_.!~*'()&=+$,;?/%";
-	static const char param_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					  "0123456789-_.!~*'()[]/:&+$%";
-	const char *p, *at, *reason;
-	char q[QUOTED_MAX];
-	size_t n;
-
-	if (strncasecmp(s, "sips:", 5) == 0) {
-		p = s + 5;
-	} else if (strncasecmp(s, "sip:", 4) == 0) {
-		p = s + 4;
-	} else {
-		reason = "it must start with \"sip:\" or \"sips:\"";
-		goto bad;
-	}
-	at = strchr(p, '@');
-	if (at) {
-		if (flags & URI_NO_USER) {
-			reason = "a listen address has no user part";
-			goto bad;
-		}
-		n = (size_t)(at - p);
-		if (n == 0 || strspn(p, user_chars) < n) {
-			reason = "bad user part";
-			goto bad;
-		}
-		p = at + 1;
-	}
-	n = host_len(p);
-	if (n == 0) {
-		reason = "missing or bad host";
-		goto bad;
-	}
-	p += n;
-	if (*p == ':') {
-		n = port_len(p + 1);
-		if (n == 0) {
-			reason = "bad port (1 to 65535)";
-			goto bad;
-		}
-		p += 1 + n;
-	} else if (flags & URI_NEED_PORT) {
-		reason = "a port is required";
-		goto bad;
-	}
-	while (*p == ';') {
-		n = strspn(p + 1, param_chars); /* name, then optional "=value" */
-		if (n == 0) {
-			reason = "bad parameter";
-			goto bad;
-		}
-		p += 1 + n;
-		if (*p == '=') {
-			n = strspn(p + 1, param_chars);
-			if (n == 0) {
-				reason = "bad parameter";
-				goto bad;
-			}
-			p += 1 + n;
-		}
-	}
-	if (*p != '\0') {
-		reason = "unexpected text after the host, port and parameters";
-		goto bad;
-	}
-	return 0;
-bad:
-	snprintf(why, whylen, "%s is not a valid SIP URI: %s", quoted(q, s), reason);
-	return -EINVAL;
-}
-
-static int
-check_listen_uri(char *s, char *why, size_t whylen)
-{
-	return check_sip_uri(s, URI_NEED_PORT | URI_NO_USER, why, whylen);
-}
-
-static int
-check_forward_uri(char *s, char *why, size_t whylen)
-{
-	return check_sip_uri(s, 0, why, whylen);
-}
-
-/* An IPv4/IPv6 address, or a CIDR prefix whose address has no bits set past the prefix. */
-static int
-check_peer(char *s, char *why, size_t whylen)
-{
-	unsigned char bin[16];
-	char addr[INET6_ADDRSTRLEN + 1], q[QUOTED_MAX];
-	const char *slash = strchr(s, '/');
-	size_t len = slash ? (size_t)(slash - s) : strlen(s);
-	unsigned max, prefix, bits_set = 0;
-	int family;
-
-	if (len == 0 || len >= sizeof addr)
-		goto bad;
-	memcpy(addr, s, len);
-	addr[len] = '\0';
-	if (inet_pton(AF_INET, addr, bin) == 1) {
-		family = AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, addr, bin) == 1) {
-		family = AF_INET6;
-		max = 128;
-	} else {
-		goto bad;
-	}
-	if (!slash)
-		return 0;
-	len = strlen(slash + 1);
-	if (len == 0 || len > 3 || strspn(slash + 1, "0123456789") != len ||
-	    (len > 1 && slash[1] == '0'))
-		goto bad;
-	prefix = (unsigned)atoi(slash + 1);
-	if (prefix > max)
-		goto bad;
-	for (unsigned bit = prefix; bit < max; bit++) {
-		unsigned char mask = (unsigned char)(0x80u >> (bit % 8));
-
-		if (bin[bit / 8] & mask) {
-			bin[bit / 8] &= (unsigned char)~mask;
-			bits_set = 1;
-		}
-	}
-	if (bits_set) {
-		char net[INET6_ADDRSTRLEN];
-
-		inet_ntop(family, bin, net, sizeof net);
-		snprintf(why, whylen, "%s has address bits set past the /%u prefix (did you mean "
-			 "\"%s/%u\"?)", quoted(q, s), prefix, net, prefix);
-		return -EINVAL;
-	}
-	return 0;
-bad:
-	return why_bad(why, whylen, s, "an IP address or CIDR prefix");
-}
-
-static int
-check_user_agent(char *s, char *why, size_t whylen)
-{
-	if (!printable(s, 128))
-		return why_bad(why, whylen, s,
-			       "a user agent (1 to 128 printable ASCII characters)");
-	return 0;
-}
-
-static int
-check_country_code(char *s, char *why, size_t whylen)
-{
-	size_t n = strlen(s);
-
-	if (n < 1 || n > 3 || s[0] == '0' || strspn(s, "0123456789") != n)
-		return why_bad(why, whylen, s, "a country code (1 to 3 digits, the first not 0)");
-	return 0;
-}
-
-static int
-check_cc_name(char *s, char *why, size_t whylen)
-{
-	static const char name_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					 "0123456789_.-";
-	size_t n = strlen(s);
-
-	if (n < 1 || n > 64 || strspn(s, name_chars) != n)
-		return why_bad(why, whylen, s,
-			       "a valid name (1 to 64 letters, digits, \"_\", \".\" or \"-\")");
-	return 0;
-}
-
-static int
-check_org_id(char *s, char *why, size_t whylen)
-{
-	size_t n = strlen(s), i;
-
-	for (i = 0; i < n && is_alnum(s[i]); i++)
-		;
-	if ((n != 15 && n != 18) || i != n || strncmp(s, "00D", 3) != 0)
-		return why_bad(why, whylen, s,
-			       "an org id (15 or 18 letters and digits starting with \"00D\")");
-	return 0;
-}
-
-static int
-check_api_name(char *s, char *why, size_t whylen)
-{
-	if (!api_name(s, 80))
-		return why_bad(why, whylen, s,
-			       "a call center API name (a letter, then up to 79 letters, digits "
-			       "or \"_\")");
-	return 0;
-}
-
-/* https://host[:port][/path], no user info, query or fragment; trailing "/"s are dropped. */
-static int
-check_base_url(char *s, char *why, size_t whylen)
-{
-	/* RFC 3986 pchar without "%" handling subtleties: unreserved, sub-delims, ":", "@". */
-	static const char path_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					 "0123456789-._~!$&'()*+,;=:@/%";
-	const char *p;
-	size_t n;
-
-	if (strncasecmp(s, "https://", 8) != 0)
-		return why_bad(why, whylen, s, "an https:// URL");
-	p = s + 8;
-	if (memchr(p, '@', strcspn(p, "/?#")))
-		return why_bad(why, whylen, s, "a URL without user info (credentials)");
-	n = host_len(p);
-	if (n == 0)
-		return why_bad(why, whylen, s, "a URL with a valid host");
-	p += n;
-	if (*p == ':') {
-		n = port_len(p + 1);
-		if (n == 0)
-			return why_bad(why, whylen, s, "a URL with a valid port (1 to 65535)");
-		p += 1 + n;
-	}
-	if (*p != '\0' && (*p != '/' || strspn(p, path_chars) != strlen(p)))
-		return why_bad(why, whylen, s,
-			       "a base URL (https://host[:port][/path], no query or fragment)");
-	n = strlen(s);
-	while (n > 0 && s[n - 1] == '/')
-		s[--n] = '\0';
-	return 0;
-}
-
-static int
-check_key_file(char *s, char *why, size_t whylen)
-{
-	return scv_key_check(s, why, whylen);
-}
-
-static int
-check_readable_file(char *s, char *why, size_t whylen)
-{
-	char q[QUOTED_MAX];
-	struct stat st;
-	int fd, rc = 0;
-
-	fd = open(s, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block */
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(why, whylen, "cannot read %s: %s", quoted(q, s), strerror(-rc));
-		return rc;
-	}
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		snprintf(why, whylen, "cannot read %s: %s", quoted(q, s), strerror(-rc));
-	} else if (!S_ISREG(st.st_mode)) {
-		rc = -EINVAL;
-		snprintf(why, whylen, "%s is not a regular file", quoted(q, s));
-	}
-	close(fd);
-	return rc;
-}
-
-static int
-check_e164(char *s, char *why, size_t whylen)
-{
-	if (!e164_valid(s))
-		return why_bad(why, whylen, s,
-			       "an E.164 number (\"+\", then 7 to 15 digits, the first not 0)");
-	return 0;
-}
-
-/* RFC 3261 token characters, at most 64 of them. */
-static int
-check_header_name(char *s, char *why, size_t whylen)
-{
-	static const char token_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					  "0123456789-.!%*_+`'~";
-	size_t n = strlen(s);
-
-	if (n < 1 || n > 64 || strspn(s, token_chars) != n)
-		return why_bad(why, whylen, s,
-			       "a SIP header name (1 to 64 letters, digits or -.!%*_+`'~)");
-	return 0;
-}
-
-static int
-check_field_name(char *s, char *why, size_t whylen)
-{
-	if (!api_name(s, 80))
-		return why_bad(why, whylen, s,
-			       "a field API name (a letter, then up to 79 letters, digits or "
-			       "\"_\")");
-	return 0;
-}
-
-static int
-check_provider_name(char *s, char *why, size_t whylen)
-{
-	if (!printable(s, 80))
-		return why_bad(why, whylen, s,
-			       "a provider name (1 to 80 printable ASCII characters)");
-	return 0;
-}
 
 /* ---- The option tables --------------------------------------------------------------- */
 
@@ -531,8 +54,8 @@ struct opt {
 	size_t max_items;         /* OPT_STRINGS, OPT_ATTRS, OPT_OBJECTS: 0 = unbounded */
 	size_t off;               /* where the value goes in the destination struct */
 	size_t off_n;             /* where the item count goes (arrays and maps) */
-	check_fn check;           /* a string value, each array item, or each map key */
-	check_fn check_value;     /* OPT_ATTRS: each map value */
+	cfg_check_fn check;           /* a string value, each array item, or each map key */
+	cfg_check_fn check_value;     /* OPT_ATTRS: each map value */
 	const char *const *names; /* OPT_ENUM: the allowed strings, NULL-terminated */
 	const struct opt *sub;    /* OPT_OBJECT, OPT_OBJECTS: the nested table */
 	size_t elem_size;         /* OPT_OBJECTS */
@@ -566,18 +89,18 @@ _Static_assert(sizeof(enum cfg_jwt_mode) == sizeof(int), "OPT_ENUM stores an int
 static const char *const jwt_mode_names[] = {"reuse", "per_request", NULL};
 
 static const struct opt log_opts[] = {
-	O_STRING("level", 0, "info", CFG_OFF(log_level), check_log_level),
+	O_STRING("level", 0, "info", CFG_OFF(log_level), cfg_check_log_level),
 	{NULL},
 };
 
 static const struct opt sip_opts[] = {
-	O_STRING("listen", REQ, NULL, CFG_OFF(sip_listen), check_listen_uri),
+	O_STRING("listen", REQ, NULL, CFG_OFF(sip_listen), cfg_check_listen_uri),
 	O_STRINGS("trusted_peers", REQ | OPT_NONEMPTY, CFG_OFF(trusted_peers),
-		  CFG_OFF(n_trusted_peers), check_peer),
+		  CFG_OFF(n_trusted_peers), cfg_check_peer),
 	O_STRING("user_agent", 0, "scvbridge/" SCVB_VERSION, CFG_OFF(sip_user_agent),
-		 check_user_agent),
+		 cfg_check_user_agent),
 	O_STRING("default_country_code", 0, NULL, CFG_OFF(default_country_code),
-		 check_country_code),
+		 cfg_check_country_code),
 	O_UINT("max_calls", 10000, 1, 1000000, CFG_OFF(max_calls)),
 	O_UINT("shutdown_grace_ms", 30000, 0, 3600000, CFG_OFF(shutdown_grace_ms)),
 	O_UINT("drain_timeout_ms", 30000, 0, 3600000, CFG_OFF(drain_timeout_ms)),
@@ -590,18 +113,18 @@ static const struct opt store_opts[] = {
 };
 
 static const struct opt cc_opts[] = {
-	O_STRING("name", REQ, NULL, CC_OFF(name), check_cc_name),
-	O_STRING("org_id", REQ, NULL, CC_OFF(org_id), check_org_id),
+	O_STRING("name", REQ, NULL, CC_OFF(name), cfg_check_cc_name),
+	O_STRING("org_id", REQ, NULL, CC_OFF(org_id), cfg_check_org_id),
 	O_STRING("call_center_api_name", REQ, NULL, CC_OFF(call_center_api_name),
-		 check_api_name),
-	O_STRING("base_url", REQ, NULL, CC_OFF(base_url), check_base_url),
-	O_STRING("private_key_file", REQ, NULL, CC_OFF(private_key_file), check_key_file),
-	O_STRING("ca_file", 0, NULL, CC_OFF(ca_file), check_readable_file),
-	O_STRINGS("numbers", REQ | OPT_NONEMPTY, CC_OFF(numbers), CC_OFF(n_numbers), check_e164),
-	O_STRING("forward_to", REQ, NULL, CC_OFF(forward_to), check_forward_uri),
+		 cfg_check_api_name),
+	O_STRING("base_url", REQ, NULL, CC_OFF(base_url), cfg_check_base_url),
+	O_STRING("private_key_file", REQ, NULL, CC_OFF(private_key_file), cfg_check_key_file),
+	O_STRING("ca_file", 0, NULL, CC_OFF(ca_file), cfg_check_readable_file),
+	O_STRINGS("numbers", REQ | OPT_NONEMPTY, CC_OFF(numbers), CC_OFF(n_numbers), cfg_check_e164),
+	O_STRING("forward_to", REQ, NULL, CC_OFF(forward_to), cfg_check_forward_uri),
 	O_ATTRS("call_attributes", 32, CC_OFF(call_attrs), CC_OFF(n_call_attrs),
-		check_header_name, check_field_name),
-	O_STRING("provider_name", 0, "scvbridge", CC_OFF(provider_name), check_provider_name),
+		cfg_check_header_name, cfg_check_field_name),
+	O_STRING("provider_name", 0, "scvbridge", CC_OFF(provider_name), cfg_check_provider_name),
 	O_ENUM("jwt_mode", jwt_mode_names, CFG_JWT_REUSE, CC_OFF(jwt_mode)),
 	O_UINT("request_timeout_ms", 10000, 100, 120000, CC_OFF(request_timeout_ms)),
 	{NULL},
@@ -668,7 +191,7 @@ path_append(struct ctx *c, const char *fmt, ...)
 static void
 path_push_key(struct ctx *c, const char *key)
 {
-	char q[QUOTED_MAX];
+	char q[CFG_QUOTED_MAX];
 	const char *sep = c->plen ? "." : "";
 	size_t n = strlen(key);
 
@@ -676,7 +199,7 @@ path_push_key(struct ctx *c, const char *key)
 					    "0123456789_-") == n)
 		path_append(c, "%s%s", sep, key);
 	else
-		path_append(c, "%s%s", sep, quoted(q, key));
+		path_append(c, "%s%s", sep, cfg_quoted(q, key));
 }
 
 static void
@@ -690,7 +213,7 @@ static int parse_object(struct ctx *c, json_t *obj, const struct opt *table, voi
 
 /* A JSON string, checked and copied into *ret. */
 static int
-parse_string(struct ctx *c, json_t *v, check_fn check, char **ret)
+parse_string(struct ctx *c, json_t *v, cfg_check_fn check, char **ret)
 {
 	char why[WHY_MAX];
 	const char *s;
@@ -773,7 +296,7 @@ parse_strings(struct ctx *c, const struct opt *o, json_t *v, void *base)
 static int
 parse_attrs(struct ctx *c, const struct opt *o, json_t *v, void *base)
 {
-	char why[WHY_MAX], q1[QUOTED_MAX], q2[QUOTED_MAX];
+	char why[WHY_MAX], q1[CFG_QUOTED_MAX], q2[CFG_QUOTED_MAX];
 	struct cfg_call_attr *attrs;
 	size_t n, i = 0, mark = c->plen;
 	const char *key;
@@ -811,10 +334,10 @@ parse_attrs(struct ctx *c, const struct opt *o, json_t *v, void *base)
 				return fail(c, -EINVAL,
 					    "%s and %s name the same header (names are "
 					    "case-insensitive)",
-					    quoted(q1, b->header), quoted(q2, a->header));
+					    cfg_quoted(q1, b->header), cfg_quoted(q2, a->header));
 			if (strcmp(b->field, a->field) == 0)
 				return fail(c, -EINVAL, "%s and %s both fill field %s",
-					    quoted(q1, b->header), quoted(q2, a->header),
+					    cfg_quoted(q1, b->header), cfg_quoted(q2, a->header),
 					    a->field);
 		}
 	}
@@ -850,7 +373,7 @@ parse_objects(struct ctx *c, const struct opt *o, json_t *v, void *base)
 static int
 parse_opt(struct ctx *c, const struct opt *o, json_t *v, void *base)
 {
-	char q[QUOTED_MAX];
+	char q[CFG_QUOTED_MAX];
 
 	if (!v && (o->flags & OPT_REQUIRED))
 		return fail(c, -EINVAL, "required key is missing");
@@ -902,7 +425,7 @@ parse_opt(struct ctx *c, const struct opt *o, json_t *v, void *base)
 			if (len >= sizeof list)
 				len = sizeof list - 1;
 		}
-		return fail(c, -EINVAL, "%s is not one of %s", quoted(q, json_string_value(v)),
+		return fail(c, -EINVAL, "%s is not one of %s", cfg_quoted(q, json_string_value(v)),
 			    list);
 	}
 	case OPT_STRINGS:
@@ -1014,7 +537,7 @@ struct cfg_number_ref {
 static int
 check_unique_names(struct ctx *c, const struct cfg *cfg)
 {
-	char q[QUOTED_MAX];
+	char q[CFG_QUOTED_MAX];
 
 	for (size_t i = 1; i < cfg->n_ccs; i++)
 		for (size_t j = 0; j < i; j++)
@@ -1022,7 +545,7 @@ check_unique_names(struct ctx *c, const struct cfg *cfg)
 				path_append(c, "contact_centers[%zu].name", i);
 				return fail(c, -EINVAL,
 					    "%s is already the name of contact_centers[%zu]",
-					    quoted(q, cfg->ccs[i].name), j);
+					    cfg_quoted(q, cfg->ccs[i].name), j);
 			}
 	return 0;
 }
@@ -1053,7 +576,7 @@ index_numbers(struct ctx *c, struct cfg *cfg)
 {
 	struct cfg_number_ref *refs, *dup = NULL, *first = NULL;
 	size_t n = 0, k = 0;
-	char q[QUOTED_MAX];
+	char q[CFG_QUOTED_MAX];
 
 	for (size_t i = 0; i < cfg->n_ccs; i++)
 		n += cfg->ccs[i].n_numbers;
@@ -1081,7 +604,7 @@ index_numbers(struct ctx *c, struct cfg *cfg)
 		path_append(c, "contact_centers[%zu].numbers[%zu]", dup->cc, dup->pos);
 		rc = fail(c, -EINVAL,
 			  "%s is already listed at contact_centers[%zu].numbers[%zu]%s%s%s",
-			  quoted(q, dup->number), first->cc, first->pos,
+			  cfg_quoted(q, dup->number), first->cc, first->pos,
 			  first->cc != dup->cc ? " (contact center \"" : "",
 			  first->cc != dup->cc ? cfg->ccs[first->cc].name : "",
 			  first->cc != dup->cc ? "\")" : "");

@@ -77,10 +77,10 @@ TEST(caller_identity)
 	caller_of(&config, &ev, out, sizeof out);
 	CHECK_STR(out, "+15550188888");
 	ev.pai_user = NULL;
-	/* not a number: passed as it is */
+	/* an extension is too short for E.164 even with the country code: passed as it is */
 	ev.from_user = "1001";
 	caller_of(&config, &ev, out, sizeof out);
-	CHECK_STR(out, "+11001");
+	CHECK_STR(out, "1001");
 	ev.from_user = "alice";
 	caller_of(&config, &ev, out, sizeof out);
 	CHECK_STR(out, "alice");
