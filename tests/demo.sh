@@ -38,5 +38,6 @@ say "What the daemon logged"
 sed 's/^/   /' "$T_DIR/daemon.log"
 
 say "Stopping"
-echo "   scvbridge exit status: $(stop_daemon)"
+stop_daemon
+echo "   scvbridge exit status: $DAEMON_RC"
 [ "$rc" -eq 0 ] && records_closed 1

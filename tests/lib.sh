@@ -132,9 +132,10 @@ start_daemon() {
 	return 1
 }
 
-# stop_daemon: SIGTERM and wait (bounded); echoes the exit status.
+# stop_daemon: SIGTERM and wait (bounded, 30 s); sets DAEMON_RC (137 if it had to be killed).
+# Not to be called in a subshell: only this shell can wait for the daemon.
 stop_daemon() {
-	local i rc
+	local i
 	kill -TERM "$DAEMON_PID" 2>/dev/null
 	for i in $(seq 1 300); do
 		kill -0 "$DAEMON_PID" 2>/dev/null || break
@@ -143,12 +144,11 @@ stop_daemon() {
 	if kill -0 "$DAEMON_PID" 2>/dev/null; then
 		kill -KILL "$DAEMON_PID"
 		wait "$DAEMON_PID" 2>/dev/null
-		echo 137
+		DAEMON_RC=137
 		return
 	fi
 	wait "$DAEMON_PID"
-	rc=$?
-	echo "$rc"
+	DAEMON_RC=$?
 }
 
 # sipp_agent SCENARIO [args]: background SIPp answering on AGENT_PORT; sets AGENT_PID.

@@ -108,7 +108,8 @@ check_eq many.no_duplicates "$(rec '[.[].duplicateCreates] | add')" 0
 check_eq many.agent_keys_match "$(grep -o 'vendor-call-key [0-9a-f-]*' "$T_DIR/agent.log" | awk '{print $2}' | sort | tr '\n' ' ')" "$(rec '[.[].vendorCallKey] | sort | join(" ")') "
 
 # ---- clean stop -------------------------------------------------------------------------
-check_eq clean_stop.exit_status "$(stop_daemon)" 0
+stop_daemon
+check_eq clean_stop.exit_status "$DAEMON_RC" 0
 
 # ---- agent target unreachable: TELECOM_PROBLEM ------------------------------------------
 reset_case
@@ -121,7 +122,30 @@ status=$(grep -o 'final-status [0-9]*' "$T_DIR/caller.log" | tail -1)
 case "$status" in "final-status 5"* | "final-status 408") pass unreachable.caller_status ;; *) fail unreachable.caller_status "got '$status', want 5xx or 408" ;; esac
 wait_for 1 10 records_closed 1
 check_eq unreachable.reason "$(rec '.[0].updates[0].body.disconnectReason | "\(.value)/\(.isError)"')" "TELECOM_PROBLEM/true"
-check_eq unreachable.exit_status "$(stop_daemon)" 0
+stop_daemon
+check_eq unreachable.exit_status "$DAEMON_RC" 0
+
+# ---- SIGTERM with a call up: refused no more than needed, closed as TELECOM_PROBLEM -------
+reset_case
+write_config "$CONFIG"
+: >"$T_DIR/daemon.log"
+start_daemon "$CONFIG" || { fail shutdown.startup "daemon did not start"; exit 1; }
+sipp_agent uas_answer.xml -m 1
+sipp_caller uac_call.xml "$NUMBER" -m 1 -d 20000 &
+caller_job=$!
+answered() { [ "$(emu GET /emulator/voiceCalls | jq 'length')" = 1 ] && grep -q "ringing -> answered\|VoiceCall .* created" "$T_DIR/daemon.log"; }
+wait_for 1 10 answered
+sleep 0.5
+t0=$SECONDS
+stop_daemon
+check_eq shutdown.exit_status "$DAEMON_RC" 0
+check_eq shutdown.within_grace_and_drain "$(((SECONDS - t0) < 15))" 1
+check_eq shutdown.hung_up "$(grep -c 'still up after the grace period' "$T_DIR/daemon.log")" 1
+wait_for 1 10 records_closed 1
+check_eq shutdown.reason "$(rec '.[0].updates[0].body.disconnectReason | "\(.value)/\(.isError)"')" "TELECOM_PROBLEM/true"
+check_eq shutdown.accept_time "$(rec '.[0].updates[0].body.acceptTime != null')" true
+kill "$caller_job" 2>/dev/null
+wait "$caller_job" 2>/dev/null
 
 echo "calls: $T_PASSED passed, $T_FAILED failed"
 [ "$T_FAILED" -eq 0 ]

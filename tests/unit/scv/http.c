@@ -1,0 +1,1116 @@
+/*
+ * scv/http.c against a small TLS test server (OpenSSL, its own threads, 127.0.0.1 port 0,
+ * certificates from a CA made here): answers and Retry-After, what goes on the wire,
+ * connection reuse and its bound, certificate and name checks, every failure's errno, and a
+ * close that cancels and leaves the loop empty.
+ */
+#include <netdb.h>
+#include <uv.h>
+
+/* Lets a test make "localhost" resolve to ::1 before 127.0.0.1 (see dual_stack_fallback). */
+static int test_getaddrinfo(uv_loop_t *loop, uv_getaddrinfo_t *req, uv_getaddrinfo_cb cb,
+			    const char *node, const char *service, const struct addrinfo *hints);
+#define uv_getaddrinfo test_getaddrinfo
+#include "scv/http.c"
+#include "scv/http_conn.c"
+#undef uv_getaddrinfo
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+#include "tests/unit/scv/pki.h"
+#include "tests/unit/test.h"
+
+/* ---- the test server ---- */
+
+enum srv_mode {
+	SRV_HTTP = 0, /* TLS, HTTP/1.1 keep-alive, answers by path */
+	SRV_DROP,     /* accepts the TCP connection and closes it at once */
+	SRV_SILENT,   /* accepts and never reads or writes */
+};
+
+struct srv_req {
+	char method[16];
+	char path[256];
+	char host[128];
+	char auth[600];
+	char provider[128];
+	char ctype[64];
+	char clen[16];
+	char accept[64];
+	char body[2048];
+	size_t body_len;
+};
+
+#define SRV_MAX_CONNS 64
+
+struct srv {
+	enum srv_mode mode;
+	int lfd;
+	int port;
+	SSL_CTX *ctx;
+	pthread_t thread;
+	atomic_int stop;
+	pthread_mutex_t mu;
+	int accepted;
+	int requests;
+	int max_concurrent;
+	int concurrent;
+	struct srv_req last;
+	int fds[SRV_MAX_CONNS];
+	pthread_t threads[SRV_MAX_CONNS];
+	int n;
+};
+
+struct srv_conn {
+	struct srv *s;
+	int fd;
+	int id;
+};
+
+static int
+srv_write(SSL *ssl, const char *data, size_t len)
+{
+	while (len) {
+		int n = SSL_write(ssl, data, (int)len);
+		if (n <= 0)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+srv_reply(SSL *ssl, int status, const char *extra, const char *body, size_t len)
+{
+	char head[512];
+	int n = snprintf(head, sizeof head,
+			 "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n%sContent-Length: "
+			 "%zu\r\n\r\n",
+			 status, extra, len);
+	if (srv_write(ssl, head, (size_t)n) < 0)
+		return -1;
+	return srv_write(ssl, body, len);
+}
+
+/* Copies header `name` (case-insensitive) from a head into out. */
+static void
+hdr(const char *head, const char *name, char *out, size_t outlen)
+{
+	size_t nl = strlen(name);
+	const char *p = head;
+
+	out[0] = '\0';
+	while ((p = strstr(p, "\r\n"))) {
+		p += 2;
+		if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+			const char *v = p + nl + 1, *e;
+			while (*v == ' ')
+				v++;
+			e = strstr(v, "\r\n");
+			snprintf(out, outlen, "%.*s", (int)(e ? e - v : (long)strlen(v)), v);
+			return;
+		}
+	}
+}
+
+static void *
+srv_conn_main(void *arg)
+{
+	struct srv_conn *sc = arg;
+	struct srv *s = sc->s;
+	char buf[16384], body[80000];
+	size_t have = 0;
+	int served = 0;
+	SSL *ssl = SSL_new(s->ctx);
+
+	SSL_set_fd(ssl, sc->fd);
+	if (SSL_accept(ssl) != 1)
+		goto out;
+	pthread_mutex_lock(&s->mu);
+	if (++s->concurrent > s->max_concurrent)
+		s->max_concurrent = s->concurrent;
+	pthread_mutex_unlock(&s->mu);
+	for (;;) {
+		struct srv_req q;
+		char *end;
+		size_t head_len, clen;
+		int n;
+
+		while (!(end = memmem(buf, have, "\r\n\r\n", 4))) {
+			if (have == sizeof buf)
+				goto out_dec;
+			n = SSL_read(ssl, buf + have, (int)(sizeof buf - have));
+			if (n <= 0)
+				goto out_dec;
+			have += (size_t)n;
+		}
+		head_len = (size_t)(end - buf) + 4;
+		memset(&q, 0, sizeof q);
+		buf[head_len - 2] = '\0';
+		sscanf(buf, "%15s %255s", q.method, q.path);
+		hdr(buf, "Host", q.host, sizeof q.host);
+		hdr(buf, "Authorization", q.auth, sizeof q.auth);
+		hdr(buf, "Telephony-Provider-Name", q.provider, sizeof q.provider);
+		hdr(buf, "Content-Type", q.ctype, sizeof q.ctype);
+		hdr(buf, "Content-Length", q.clen, sizeof q.clen);
+		hdr(buf, "Accept", q.accept, sizeof q.accept);
+		clen = q.clen[0] ? (size_t)atol(q.clen) : 0;
+		if (clen > sizeof q.body)
+			goto out_dec;
+		while (have < head_len + clen) {
+			n = SSL_read(ssl, buf + have, (int)(sizeof buf - have));
+			if (n <= 0)
+				goto out_dec;
+			have += (size_t)n;
+		}
+		memcpy(q.body, buf + head_len, clen);
+		q.body_len = clen;
+		memmove(buf, buf + head_len + clen, have - head_len - clen);
+		have -= head_len + clen;
+		served++;
+		pthread_mutex_lock(&s->mu);
+		s->requests++;
+		s->last = q;
+		pthread_mutex_unlock(&s->mu);
+
+		if (strstr(q.path, "/echo")) {
+			n = srv_reply(ssl, 200, "", q.body, q.body_len);
+		} else if (strstr(q.path, "/429")) {
+			n = srv_reply(ssl, 429, "Retry-After: 7\r\n", "{\"code\":\"RATE_LIMITED\"}",
+				      23);
+		} else if (strstr(q.path, "/503date")) {
+			char extra[128], date[64];
+			time_t t = time(NULL) + 30;
+			struct tm tm;
+			gmtime_r(&t, &tm);
+			strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+			snprintf(extra, sizeof extra, "Retry-After: %s\r\n", date);
+			n = srv_reply(ssl, 503, extra, "{}", 2);
+		} else if (strstr(q.path, "/big")) {
+			memset(body, 'x', sizeof body);
+			n = srv_reply(ssl, 200, "", body, 70000);
+		} else if (strstr(q.path, "/chunked")) {
+			static const char r[] =
+				"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+				"4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n";
+			n = srv_write(ssl, r, sizeof r - 1);
+		} else if (strstr(q.path, "/closeafter")) {
+			n = srv_reply(ssl, 200, "Connection: close\r\n", "{}", 2);
+			goto out_dec;
+		} else if (strstr(q.path, "/closeidle")) {
+			srv_reply(ssl, 200, "", "{}", 2);
+			usleep(50 * 1000);
+			goto out_dec; /* closes a kept connection while the client idles */
+		} else if (strstr(q.path, "/close")) {
+			goto out_dec; /* read the request, close without an answer */
+		} else if (strstr(q.path, "/hang")) {
+			while (!atomic_load(&s->stop))
+				usleep(5000);
+			goto out_dec;
+		} else {
+			if (strstr(q.path, "/slow"))
+				usleep(150 * 1000);
+			n = snprintf(body, sizeof body, "{\"conn\":%d,\"n\":%d}", sc->id, served);
+			n = srv_reply(ssl, 200, "", body, (size_t)n);
+		}
+		if (n < 0)
+			goto out_dec;
+	}
+out_dec:
+	pthread_mutex_lock(&s->mu);
+	s->concurrent--;
+	pthread_mutex_unlock(&s->mu);
+out:
+	SSL_free(ssl);
+	shutdown(sc->fd, SHUT_RDWR);
+	free(sc);
+	return NULL;
+}
+
+static void *
+srv_main(void *arg)
+{
+	struct srv *s = arg;
+
+	while (!atomic_load(&s->stop)) {
+		struct pollfd p = {.fd = s->lfd, .events = POLLIN};
+		int fd;
+
+		if (poll(&p, 1, 20) <= 0)
+			continue;
+		fd = accept(s->lfd, NULL, NULL);
+		if (fd < 0)
+			continue;
+		pthread_mutex_lock(&s->mu);
+		s->accepted++;
+		pthread_mutex_unlock(&s->mu);
+		if (s->mode == SRV_DROP || s->n == SRV_MAX_CONNS) {
+			close(fd);
+			continue;
+		}
+		s->fds[s->n] = fd;
+		if (s->mode == SRV_HTTP) {
+			struct srv_conn *sc = calloc(1, sizeof *sc);
+			sc->s = s;
+			sc->fd = fd;
+			sc->id = s->n + 1;
+			pthread_create(&s->threads[s->n], NULL, srv_conn_main, sc);
+		}
+		s->n++;
+	}
+	return NULL;
+}
+
+/* Starts a server on 127.0.0.1, port 0, with cert/key (cert NULL for SRV_DROP/SILENT). */
+static struct srv *
+srv_start(enum srv_mode mode, X509 *cert, EVP_PKEY *key, int max_tls)
+{
+	struct srv *s = calloc(1, sizeof *s);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof a;
+	int one = 1;
+
+	s->mode = mode;
+	pthread_mutex_init(&s->mu, NULL);
+	if (cert) {
+		s->ctx = SSL_CTX_new(TLS_server_method());
+		SSL_CTX_use_certificate(s->ctx, cert);
+		SSL_CTX_use_PrivateKey(s->ctx, key);
+		if (max_tls) {
+			SSL_CTX_set_security_level(s->ctx, 0);
+			SSL_CTX_set_min_proto_version(s->ctx, TLS1_VERSION);
+			SSL_CTX_set_max_proto_version(s->ctx, max_tls);
+		}
+	}
+	s->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(s->lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(s->lfd, 64) < 0 ||
+	    getsockname(s->lfd, (struct sockaddr *)&a, &al) < 0) {
+		perror("test server");
+		exit(1);
+	}
+	s->port = ntohs(a.sin_port);
+	pthread_create(&s->thread, NULL, srv_main, s);
+	return s;
+}
+
+static void
+srv_stop(struct srv *s)
+{
+	atomic_store(&s->stop, 1);
+	pthread_join(s->thread, NULL);
+	for (int i = 0; i < s->n; i++)
+		shutdown(s->fds[i], SHUT_RDWR);
+	for (int i = 0; i < s->n; i++) {
+		if (s->mode == SRV_HTTP)
+			pthread_join(s->threads[i], NULL);
+		close(s->fds[i]);
+	}
+	close(s->lfd);
+	SSL_CTX_free(s->ctx);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+static int
+srv_accepted(struct srv *s)
+{
+	int n;
+	pthread_mutex_lock(&s->mu);
+	n = s->accepted;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+static struct srv_req
+srv_last(struct srv *s)
+{
+	struct srv_req q;
+	pthread_mutex_lock(&s->mu);
+	q = s->last;
+	pthread_mutex_unlock(&s->mu);
+	return q;
+}
+
+/* ---- fixtures ---- */
+
+static char dir[128], ca_path[200], ca2_path[200];
+static uv_loop_t loop;
+static struct srv *s_main;  /* cert for localhost and 127.0.0.1, signed by the test CA */
+static struct srv *s_other; /* cert for other.example only, same CA */
+static int dual_stack;      /* resolve "localhost" as ::1 then 127.0.0.1 */
+X509 *main_cert;
+EVP_PKEY *main_key;
+
+static uv_getaddrinfo_cb dual_cb;
+static char dual_service[16];
+static struct addrinfo dual_hints;
+static int dual_first_family;
+
+/* Appends what 127.0.0.1 gives to what ::1 gave (glibc frees addrinfo node by node). */
+static void
+dual_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct addrinfo *v4 = NULL, **tail = &res;
+
+	if (status < 0)
+		res = NULL;
+	if (getaddrinfo("127.0.0.1", dual_service, &dual_hints, &v4) != 0)
+		v4 = NULL;
+	while (*tail)
+		tail = &(*tail)->ai_next;
+	*tail = v4;
+	dual_first_family = res ? res->ai_family : 0;
+	dual_cb(req, res ? 0 : UV_EAI_NONAME, res);
+}
+
+static int
+test_getaddrinfo(uv_loop_t *l, uv_getaddrinfo_t *req, uv_getaddrinfo_cb cb, const char *node,
+		 const char *service, const struct addrinfo *hints)
+{
+	if (!dual_stack || strcmp(node, "localhost") != 0)
+		return uv_getaddrinfo(l, req, cb, node, service, hints);
+	dual_cb = cb;
+	snprintf(dual_service, sizeof dual_service, "%s", service);
+	dual_hints = *hints;
+	return uv_getaddrinfo(l, req, dual_resolved, "::1", service, hints);
+}
+
+struct result {
+	int calls;
+	int status;
+	int error;
+	int maybe_sent;
+	int retry_after;
+	char body[1024];
+	size_t body_len;
+	char detail[256];
+	uint64_t at_ms;
+	struct scv_http *http; /* for close_from_inside_a_callback */
+	int left;
+};
+
+static void
+on_resp(const struct scv_http_resp *r, void *arg)
+{
+	struct result *res = arg;
+
+	res->calls++;
+	res->status = r->status;
+	res->error = r->error;
+	res->maybe_sent = r->maybe_sent;
+	res->retry_after = r->retry_after_s;
+	res->body_len = r->body_len;
+	snprintf(res->body, sizeof res->body, "%s", r->body ? r->body : "(null)");
+	snprintf(res->detail, sizeof res->detail, "%s", r->detail ? r->detail : "");
+	res->at_ms = uv_now(&loop);
+}
+
+static void
+wait_calls(struct result *r, int n)
+{
+	while (r->calls < n)
+		uv_run(&loop, UV_RUN_ONCE);
+}
+
+static void
+on_closed(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+static void
+on_sleep_timer(uv_timer_t *t)
+{
+	*(int *)t->data = 1;
+}
+
+/* Runs the loop for ms milliseconds. */
+static void
+loop_sleep(unsigned ms)
+{
+	uv_timer_t t;
+	int fired = 0;
+
+	uv_timer_init(&loop, &t);
+	t.data = &fired;
+	uv_timer_start(&t, on_sleep_timer, ms, 0);
+	while (!fired)
+		uv_run(&loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&loop, UV_RUN_NOWAIT);
+}
+
+/* Closes the client and checks the loop is left with nothing. */
+static void
+close_http(struct scv_http *h)
+{
+	int done = 0;
+
+	scv_http_close(h, on_closed, &done);
+	while (!done)
+		uv_run(&loop, UV_RUN_ONCE);
+	CHECK_INT(done, 1);
+	CHECK(!uv_loop_alive(&loop));
+}
+
+static struct scv_http *
+new_http(void)
+{
+	struct scv_http *h = NULL;
+	char err[256];
+
+	if (scv_http_new(&loop, &h, err, sizeof err) < 0)
+		fprintf(stderr, "scv_http_new: %s\n", err);
+	return h;
+}
+
+static int
+add_target(struct scv_http *h, const char *host, int port, const char *ca)
+{
+	char url[256], err[256];
+	int t = -1;
+
+	snprintf(url, sizeof url, "https://%s:%d/telephony/v1", host, port);
+	if (scv_http_target_add(h, url, ca, &t, err, sizeof err) < 0)
+		fprintf(stderr, "target %s: %s\n", url, err);
+	return t;
+}
+
+static int
+send_req(struct scv_http *h, int target, const char *method, const char *path, const char *body,
+	 unsigned timeout_ms, struct result *res)
+{
+	struct scv_http_req q = {
+		.target = target,
+		.method = method,
+		.path = path,
+		.authorization = "Bearer eyJ.test.sig",
+		.provider_name = "scvbridge-test",
+		.body = body,
+		.body_len = body ? strlen(body) : 0,
+		.timeout_ms = timeout_ms,
+	};
+	return scv_http_send(h, &q, on_resp, res);
+}
+
+/* ---- tests ---- */
+
+TEST(get_200_with_body)
+{
+	struct scv_http *h = new_http();
+	struct result r = {0};
+	int t = add_target(h, "localhost", s_main->port, ca_path);
+
+	REQUIRE(t >= 0);
+	REQUIRE(send_req(h, t, "GET", "/voiceCalls/x", NULL, 0, &r) == 0);
+	CHECK_INT(scv_http_pending(h), 1);
+	CHECK_INT(r.calls, 0); /* never from inside send */
+	wait_calls(&r, 1);
+	CHECK_INT(r.calls, 1);
+	CHECK_INT(r.error, 0);
+	CHECK_INT(r.status, 200);
+	CHECK_INT(r.retry_after, -1);
+	CHECK(strncmp(r.body, "{\"conn\":", 8) == 0);
+	CHECK_INT(r.body_len, strlen(r.body));
+	CHECK_STR(r.detail, "");
+	CHECK_INT(scv_http_pending(h), 0);
+	close_http(h);
+	CHECK_INT(r.calls, 1);
+}
+
+TEST(retry_after_parsed)
+{
+	struct scv_http *h = new_http();
+	struct result a = {0}, b = {0};
+	int t = add_target(h, "localhost", s_main->port, ca_path);
+
+	REQUIRE(send_req(h, t, "POST", "/voiceCalls/429", "{}", 0, &a) == 0);
+	REQUIRE(send_req(h, t, "POST", "/voiceCalls/503date", "{}", 0, &b) == 0);
+	wait_calls(&a, 1);
+	wait_calls(&b, 1);
+	CHECK_INT(a.status, 429);
+	CHECK_INT(a.error, 0);
+	CHECK_INT(a.retry_after, 7);
+	CHECK_STR(a.body, "{\"code\":\"RATE_LIMITED\"}");
+	CHECK_INT(b.status, 503);
+	CHECK(b.retry_after >= 28 && b.retry_after <= 30);
+	close_http(h);
+}
+
+TEST(post_body_and_headers_on_the_wire)
+{
+	static const char body[] = "{\"callCenterApiName\":\"AcmeCC\",\"x\":\"\\u00e9\\\"q\"}";
+	struct scv_http *h = new_http();
+	struct result r = {0};
+	struct srv_req q;
+	char host[64], clen[16];
+	int t = add_target(h, "localhost", s_main->port, ca_path);
+
+	REQUIRE(send_req(h, t, "POST", "/voiceCalls/echo", body, 0, &r) == 0);
+	wait_calls(&r, 1);
+	CHECK_INT(r.status, 200);
+	CHECK_STR(r.body, body);
+	q = srv_last(s_main);
+	CHECK_STR(q.method, "POST");
+	CHECK_STR(q.path, "/telephony/v1/voiceCalls/echo");
+	snprintf(host, sizeof host, "localhost:%d", s_main->port);
+	CHECK_STR(q.host, host);
+	CHECK_STR(q.auth, "Bearer eyJ.test.sig");
+	CHECK_STR(q.provider, "scvbridge-test");
+	CHECK_STR(q.ctype, "application/json");
+	CHECK_STR(q.accept, "application/json");
+	snprintf(clen, sizeof clen, "%zu", strlen(body));
+	CHECK_STR(q.clen, clen);
+	CHECK_INT(q.body_len, strlen(body));
+	CHECK(memcmp(q.body, body, strlen(body)) == 0);
+
+	/* PATCH with a body; a GET without one has no Content-Type or Content-Length */
+	memset(&r, 0, sizeof r);
+	REQUIRE(send_req(h, t, "PATCH", "/voiceCalls/0LQ1/echo", "{\"a\":1}", 0, &r) == 0);
+	wait_calls(&r, 1);
+	q = srv_last(s_main);
+	CHECK_STR(q.method, "PATCH");
+	CHECK_STR(q.path, "/telephony/v1/voiceCalls/0LQ1/echo");
+	CHECK_STR(r.body, "{\"a\":1}");
+	memset(&r, 0, sizeof r);
+	REQUIRE(send_req(h, t, "GET", "/x", NULL, 0, &r) == 0);
+	wait_calls(&r, 1);
+	q = srv_last(s_main);
+	CHECK_STR(q.ctype, "");
+	CHECK_STR(q.clen, "");
+	/* a POST without a body says Content-Length: 0 */
+	memset(&r, 0, sizeof r);
+	REQUIRE(send_req(h, t, "POST", "/x", NULL, 0, &r) == 0);
+	wait_calls(&r, 1);
+	q = srv_last(s_main);
+	CHECK_STR(q.clen, "0");
+	close_http(h);
+}
+
+TEST(sequential_requests_share_one_connection)
+{
+	static const char *const methods[] = {"POST", "PATCH", "GET"};
+	struct scv_http *h = new_http();
+	struct result r[3] = {{0}};
+	int t = add_target(h, "localhost", s_main->port, ca_path);
+	int before = srv_accepted(s_main), conn_id = -1;
+
+	for (int i = 0; i < 3; i++) {
+		REQUIRE(send_req(h, t, methods[i], "/voiceCalls/seq", i == 2 ? NULL : "{}", 0,
+				 &r[i]) == 0);
+		wait_calls(&r[i], 1);
+		CHECK_INT(r[i].status, 200);
+		if (i == 0)
+			sscanf(r[i].body, "{\"conn\":%d", &conn_id);
+		else {
+			char want[64];
+			snprintf(want, sizeof want, "{\"conn\":%d,\"n\":%d}", conn_id, i + 1);
+			CHECK_STR(r[i].body, want);
+		}
+	}
+	CHECK_INT(srv_accepted(s_main) - before, 1);
+	close_http(h);
+}
+
+struct chain {
+	struct scv_http *http;
+	int target;
+	int sent;
+	int answered;
+	int ok;
+	int max;
+};
+
+static void
+on_chain_next(const struct scv_http_resp *resp, void *arg)
+{
+	struct chain *c = arg;
+	struct scv_http_req q = {.target = c->target,
+				 .method = c->sent % 2 ? "PATCH" : "POST",
+				 .path = "/voiceCalls/c",
+				 .body = "{}",
+				 .body_len = 2};
+
+	c->answered++;
+	c->ok += resp->status == 200;
+	if (c->sent < c->max && scv_http_send(c->http, &q, on_chain_next, c) == 0)
+		c->sent++;
+}
+
+TEST(chained_from_callbacks_reuse_the_connection)
+{
+	struct scv_http *h = new_http();
+	struct chain c = {.http = h, .max = 50};
+	int before = srv_accepted(s_main);
+
+	c.target = add_target(h, "localhost", s_main->port, ca_path);
+	on_chain_next(&(struct scv_http_resp){.status = 200}, &c);
+	c.answered = c.ok = 0;
+	while (c.answered < c.max)
+		uv_run(&loop, UV_RUN_ONCE);
+	CHECK_INT(c.ok, 50);
+	CHECK_INT(srv_accepted(s_main) - before, 1);
+	close_http(h);
+}
+
+TEST(parallel_requests_bounded_pool)
+{
+	struct scv_http *h = new_http();
+	struct result r[20] = {{0}}, again[3] = {{0}};
+	int t = add_target(h, "localhost", s_main->port, ca_path);
+	int before = srv_accepted(s_main), ok = 0;
+
+	for (int i = 0; i < 20; i++)
+		REQUIRE(send_req(h, t, "POST", "/voiceCalls/slow", "{}", 0, &r[i]) == 0);
+	CHECK_INT(scv_http_pending(h), 20);
+	for (int i = 0; i < 20; i++) {
+		wait_calls(&r[i], 1);
+		ok += r[i].status == 200 && r[i].calls == 1;
+	}
+	CHECK_INT(ok, 20);
+	CHECK_INT(srv_accepted(s_main) - before, MAX_CONNS);
+	/* the kept connections serve what comes next */
+	for (int i = 0; i < 3; i++) {
+		REQUIRE(send_req(h, t, "GET", "/voiceCalls/x", NULL, 0, &again[i]) == 0);
+		wait_calls(&again[i], 1);
+		CHECK_INT(again[i].status, 200);
+	}
+	CHECK_INT(srv_accepted(s_main) - before, MAX_CONNS);
+	close_http(h);
+}
+
+TEST(chunked_and_oversized_answers)
+{
+	struct scv_http *h = new_http();
+	struct result a = {0}, b = {0}, c = {0};
+	int t = add_target(h, "localhost", s_main->port, ca_path);
+
+	REQUIRE(send_req(h, t, "GET", "/chunked", NULL, 0, &a) == 0);
+	wait_calls(&a, 1);
+	CHECK_INT(a.status, 200);
+	CHECK_STR(a.body, "{\"a\":1}");
+	REQUIRE(send_req(h, t, "GET", "/big", NULL, 0, &b) == 0);
+	wait_calls(&b, 1);
+	CHECK_INT(b.error, -EMSGSIZE);
+	CHECK_INT(b.status, 200);
+	CHECK_INT(b.body_len, 0);
+	CHECK(strstr(b.detail, "larger than") != NULL);
+	/* and the client goes on working */
+	REQUIRE(send_req(h, t, "GET", "/x", NULL, 0, &c) == 0);
+	wait_calls(&c, 1);
+	CHECK_INT(c.status, 200);
+	close_http(h);
+}
+
+TEST(connection_close_is_honoured)
+{
+	struct scv_http *h = new_http();
+	struct result a = {0}, b = {0}, c = {0};
+	int t = add_target(h, "localhost", s_main->port, ca_path);
+	int before = srv_accepted(s_main);
+
+	REQUIRE(send_req(h, t, "POST", "/closeafter", "{}", 0, &a) == 0);
+	wait_calls(&a, 1);
+	REQUIRE(send_req(h, t, "POST", "/closeafter", "{}", 0, &b) == 0);
+	wait_calls(&b, 1);
+	CHECK_INT(a.status, 200);
+	CHECK_INT(b.status, 200);
+	CHECK_INT(srv_accepted(s_main) - before, 2);
+
+	/* a kept connection the server closes while idle is dropped, not used */
+	REQUIRE(send_req(h, t, "POST", "/closeidle", "{}", 0, &c) == 0);
+	wait_calls(&c, 1);
+	CHECK_INT(c.status, 200);
+	loop_sleep(300);
+	memset(&a, 0, sizeof a);
+	REQUIRE(send_req(h, t, "POST", "/x", "{}", 0, &a) == 0);
+	wait_calls(&a, 1);
+	CHECK_INT(a.error, 0);
+	CHECK_INT(a.status, 200);
+	CHECK_INT(srv_accepted(s_main) - before, 4);
+	close_http(h);
+}
+
+TEST(wrong_ca_refused)
+{
+	struct scv_http *h = new_http();
+	struct result r = {0};
+	int t = add_target(h, "localhost", s_main->port, ca2_path);
+
+	REQUIRE(t >= 0);
+	REQUIRE(send_req(h, t, "POST", "/voiceCalls", "{}", 0, &r) == 0);
+	wait_calls(&r, 1);
+	CHECK_INT(r.error, -EPROTO);
+	CHECK_INT(r.status, 0);
+	CHECK_INT(r.maybe_sent, 0);
+	CHECK(strstr(r.detail, "certificate") != NULL);
+	close_http(h);
+}
+
+TEST(host_name_checked)
+{
+	struct scv_http *h = new_http();
+	struct result a = {0}, b = {0}, c = {0};
+	int t1 = add_target(h, "localhost", s_other->port, ca_path);
+	int t2 = add_target(h, "127.0.0.1", s_other->port, ca_path);
+	int t3 = add_target(h, "127.0.0.1", s_main->port, ca_path);
+
+	/* signed by the right CA, but for other.example */
+	REQUIRE(send_req(h, t1, "POST", "/voiceCalls", "{}", 0, &a) == 0);
+	REQUIRE(send_req(h, t2, "POST", "/voiceCalls", "{}", 0, &b) == 0);
+	/* an address literal is checked against the certificate's IP entries */
+	REQUIRE(send_req(h, t3, "POST", "/voiceCalls", "{}", 0, &c) == 0);
+	wait_calls(&a, 1);
+	wait_calls(&b, 1);
+	wait_calls(&c, 1);
+	CHECK_INT(a.error, -EPROTO);
+	CHECK(strstr(a.detail, "hostname mismatch") != NULL);
+	CHECK_INT(b.error, -EPROTO);
+	CHECK(strstr(b.detail, "IP address mismatch") != NULL);
+	CHECK_INT(c.error, 0);
+	CHECK_INT(c.status, 200);
+	close_http(h);
+}
+
+TEST(old_tls_refused)
+{
+	struct srv *s = srv_start(SRV_HTTP, main_cert, main_key, TLS1_1_VERSION);
+	struct scv_http *h = new_http();
+	struct result r = {0};
+	int t = add_target(h, "localhost", s->port, ca_path);
+
+	REQUIRE(send_req(h, t, "GET", "/x", NULL, 0, &r) == 0);
+	wait_calls(&r, 1);
+	CHECK_INT(r.error, -EPROTO);
+	CHECK_INT(r.status, 0);
+	close_http(h);
+	srv_stop(s);
+}
+
+TEST(accept_then_close_is_reset)
+{
+	struct srv *s = srv_start(SRV_DROP, NULL, NULL, 0);
+	struct scv_http *h = new_http();
+	struct result r = {0};
+	int t = add_target(h, "localhost", s->port, ca_path);
+
+	REQUIRE(send_req(h, t, "POST", "/voiceCalls", "{}", 0, &r) == 0);
+	wait_calls(&r, 1);
+	CHECK_INT(r.error, -ECONNRESET);
+	CHECK_INT(r.maybe_sent, 0);
+	CHECK_INT(r.status, 0);
+	close_http(h);
+	srv_stop(s);
+}
+
+TEST(closed_after_request_is_reset_maybe_sent)
+{
+	struct scv_http *h = new_http();
+	struct result r = {0}, after = {0};
+	int t = add_target(h, "localhost", s_main->port, ca_path);
+
+	REQUIRE(send_req(h, t, "POST", "/voiceCalls/close", "{}", 0, &r) == 0);
+	wait_calls(&r, 1);
+	CHECK_INT(r.error, -ECONNRESET);
+	CHECK_INT(r.maybe_sent, 1);
+	CHECK_INT(r.status, 0);
+	REQUIRE(send_req(h, t, "POST", "/voiceCalls", "{}", 0, &after) == 0);
+	wait_calls(&after, 1);
+	CHECK_INT(after.status, 200);
+	close_http(h);
+}
+
+TEST(unresponsive_server_times_out)
+{
+	struct srv *s = srv_start(SRV_SILENT, NULL, NULL, 0);
+	struct scv_http *h = new_http();
+	struct result a = {0}, b = {0};
+	int t = add_target(h, "localhost", s->port, ca_path);
+	int tm = add_target(h, "localhost", s_main->port, ca_path);
+	uint64_t start;
+
+	uv_update_time(&loop);
+	start = uv_now(&loop);
+	/* TCP accepted, TLS never answered */
+	REQUIRE(send_req(h, t, "POST", "/voiceCalls", "{}", 300, &a) == 0);
+	/* TLS and request fine, no answer */
+	REQUIRE(send_req(h, tm, "POST", "/voiceCalls/hang", "{}", 300, &b) == 0);
+	wait_calls(&a, 1);
+	wait_calls(&b, 1);
+	CHECK_INT(a.error, -ETIMEDOUT);
+	CHECK_INT(a.maybe_sent, 0);
+	CHECK_INT(b.error, -ETIMEDOUT);
+	CHECK_INT(b.maybe_sent, 1);
+	CHECK(a.at_ms - start >= 300 && a.at_ms - start < 3000);
+	CHECK(b.at_ms - start >= 300 && b.at_ms - start < 3000);
+	close_http(h);
+	srv_stop(s);
+}
+
+TEST(nothing_listening_refused)
+{
+	struct scv_http *h = new_http();
+	struct result r = {0};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), t;
+
+	/* a port that was free a moment ago */
+	REQUIRE(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+	REQUIRE(getsockname(fd, (struct sockaddr *)&a, &al) == 0);
+	close(fd);
+	t = add_target(h, "localhost", ntohs(a.sin_port), ca_path);
+	REQUIRE(send_req(h, t, "POST", "/voiceCalls", "{}", 0, &r) == 0);
+	wait_calls(&r, 1);
+	CHECK_INT(r.error, -ECONNREFUSED);
+	CHECK_INT(r.maybe_sent, 0);
+	CHECK(strstr(r.detail, "refused") != NULL);
+	close_http(h);
+}
+
+TEST(dual_stack_fallback)
+{
+	struct scv_http *h = new_http();
+	struct result r = {0};
+	int t = add_target(h, "localhost", s_main->port, ca_path);
+
+	/* ::1 first (nothing listens there), then 127.0.0.1 */
+	dual_stack = 1;
+	REQUIRE(send_req(h, t, "GET", "/x", NULL, 0, &r) == 0);
+	wait_calls(&r, 1);
+	dual_stack = 0;
+	CHECK_INT(dual_first_family, AF_INET6);
+	CHECK_INT(r.error, 0);
+	CHECK_INT(r.status, 200);
+	close_http(h);
+}
+
+TEST(close_cancels_pending)
+{
+	struct scv_http *h = new_http();
+	struct result r[5] = {{0}};
+	int t = add_target(h, "localhost", s_main->port, ca_path);
+	int done = 0;
+
+	pthread_mutex_lock(&s_main->mu);
+	memset(&s_main->last, 0, sizeof s_main->last);
+	pthread_mutex_unlock(&s_main->mu);
+	/* in flight on a connection, then four more bound to connections being set up */
+	REQUIRE(send_req(h, t, "POST", "/voiceCalls/hang", "{}", 0, &r[0]) == 0);
+	/* the server never answers: poll with the loop running, not blocked in it */
+	while (!strstr(srv_last(s_main).path, "hang"))
+		loop_sleep(2);
+	for (int i = 1; i < 5; i++)
+		REQUIRE(send_req(h, t, "POST", "/voiceCalls/hang", "{}", 0, &r[i]) == 0);
+	CHECK_INT(scv_http_pending(h), 5);
+	scv_http_close(h, on_closed, &done);
+	for (int i = 0; i < 5; i++) {
+		CHECK_INT(r[i].calls, 1);
+		CHECK_INT(r[i].error, -ECANCELED);
+	}
+	CHECK_INT(r[0].maybe_sent, 1);
+	CHECK_INT(scv_http_send(h,
+				&(struct scv_http_req){.target = t, .method = "GET", .path = "/"},
+				on_resp, &r[0]),
+		  -ECANCELED);
+	while (!done)
+		uv_run(&loop, UV_RUN_ONCE);
+	CHECK_INT(done, 1);
+	CHECK(!uv_loop_alive(&loop));
+	for (int i = 0; i < 5; i++)
+		CHECK_INT(r[i].calls, 1);
+}
+
+static void
+on_resp_then_close(const struct scv_http_resp *resp, void *arg)
+{
+	struct result *r = arg;
+
+	on_resp(resp, arg);
+	scv_http_close(r->http, on_closed, &r->left);
+}
+
+TEST(close_from_inside_a_callback)
+{
+	struct scv_http *h = new_http();
+	struct result a = {0}, b = {0};
+	struct scv_http_req q = {.method = "GET", .path = "/x"};
+
+	a.http = h;
+	q.target = add_target(h, "localhost", s_main->port, ca_path);
+	REQUIRE(scv_http_send(h, &q, on_resp_then_close, &a) == 0);
+	q.path = "/voiceCalls/hang";
+	REQUIRE(scv_http_send(h, &q, on_resp, &b) == 0);
+	while (!a.left)
+		uv_run(&loop, UV_RUN_ONCE);
+	CHECK_INT(a.calls, 1);
+	CHECK_INT(a.status, 200);
+	CHECK_INT(b.calls, 1);
+	CHECK_INT(b.error, -ECANCELED);
+	CHECK(!uv_loop_alive(&loop));
+}
+
+TEST(bad_input_refused)
+{
+	struct scv_http *h = new_http();
+	struct result r = {0};
+	char err[256], path[200];
+	int t = -1, t2 = -1;
+	FILE *f;
+
+	static const char *const bad_urls[] = {
+		"http://localhost/telephony/v1",
+		"localhost/x",
+		"https://",
+		"https:///x",
+		"https://localhost:0/x",
+		"https://localhost:65536/x",
+		"https://localhost:/x",
+		"https://localhost:12a/x",
+		"https://user@localhost/x",
+		"https://localhost/x?q=1",
+		"https://localhost/x#f",
+		"https://loc al host/x",
+		"https://[::1/x",
+		"https://[nothex]/x",
+		"https://[::1]x/x",
+	};
+	for (size_t i = 0; i < sizeof bad_urls / sizeof bad_urls[0]; i++) {
+		err[0] = '\0';
+		CHECK_INT(scv_http_target_add(h, bad_urls[i], NULL, &t, err, sizeof err), -EINVAL);
+		CHECK(err[0] != '\0');
+	}
+	/* the same URL and CA give the same target; the parts are split right */
+	REQUIRE(scv_http_target_add(h, "https://Example.COM/telephony/v1/", NULL, &t, err,
+				    sizeof err) == 0);
+	REQUIRE(scv_http_target_add(h, "https://example.com:443/telephony/v1", NULL, &t2, err,
+				    sizeof err) == 0);
+	CHECK_INT(t, t2);
+	CHECK_STR(h->targets[t]->host, "example.com");
+	CHECK_STR(h->targets[t]->authority, "example.com");
+	CHECK_STR(h->targets[t]->base_path, "/telephony/v1");
+	REQUIRE(scv_http_target_add(h, "https://[::1]:8443", ca_path, &t2, err, sizeof err) == 0);
+	CHECK_STR(h->targets[t2]->host, "::1");
+	CHECK_STR(h->targets[t2]->authority, "[::1]:8443");
+	CHECK_STR(h->targets[t2]->base_path, "");
+	CHECK(h->targets[t2]->ip_literal);
+	CHECK(h->targets[t2]->ca != h->targets[t]->ca);
+
+	/* CA files */
+	snprintf(path, sizeof path, "%s/missing-ca.pem", dir);
+	CHECK_INT(scv_http_target_add(h, "https://localhost/x", path, &t2, err, sizeof err),
+		  -EINVAL);
+	CHECK(strstr(err, "No such file") != NULL);
+	snprintf(path, sizeof path, "%s/garbage-ca.pem", dir);
+	f = fopen(path, "w");
+	REQUIRE(f);
+	fputs("not a certificate\n", f);
+	fclose(f);
+	CHECK_INT(scv_http_target_add(h, "https://localhost/x", path, &t2, err, sizeof err),
+		  -EINVAL);
+	CHECK(strstr(err, "cannot load CA") != NULL);
+
+	/* requests */
+	{
+		struct scv_http_req q = {.target = t, .method = "GET", .path = "/x"};
+		CHECK_INT(scv_http_send(h, &q, NULL, &r), -EINVAL);
+		q.target = 99;
+		CHECK_INT(scv_http_send(h, &q, on_resp, &r), -EINVAL);
+		q.target = -1;
+		CHECK_INT(scv_http_send(h, &q, on_resp, &r), -EINVAL);
+		q.target = t;
+		q.path = "x";
+		CHECK_INT(scv_http_send(h, &q, on_resp, &r), -EINVAL);
+		q.path = "/a b";
+		CHECK_INT(scv_http_send(h, &q, on_resp, &r), -EINVAL);
+		q.path = "/a\r\nX-Injected: 1";
+		CHECK_INT(scv_http_send(h, &q, on_resp, &r), -EINVAL);
+		q.path = "/x";
+		q.method = "get";
+		CHECK_INT(scv_http_send(h, &q, on_resp, &r), -EINVAL);
+		q.method = "GET";
+		q.authorization = "Bearer x\r\nX-Injected: 1";
+		CHECK_INT(scv_http_send(h, &q, on_resp, &r), -EINVAL);
+		q.authorization = NULL;
+		q.provider_name = "a\nb";
+		CHECK_INT(scv_http_send(h, &q, on_resp, &r), -EINVAL);
+		q.provider_name = NULL;
+		q.body_len = 3;
+		CHECK_INT(scv_http_send(h, &q, on_resp, &r), -EINVAL);
+	}
+	CHECK_INT(scv_http_pending(h), 0);
+	close_http(h);
+	CHECK_INT(r.calls, 0);
+}
+
+/* ---- main ---- */
+
+int
+main(void)
+{
+	EVP_PKEY *ca_key, *ca2_key, *other_key;
+	X509 *ca, *ca2, *other_cert;
+
+	signal(SIGPIPE, SIG_IGN);
+	alarm(120); /* a hung test fails rather than blocks */
+	if (pki_tmpdir(dir, sizeof dir) < 0 || uv_loop_init(&loop) < 0)
+		return 1;
+	ca_key = pki_rsa(2048);
+	ca2_key = pki_rsa(2048);
+	main_key = pki_rsa(2048);
+	other_key = pki_rsa(2048);
+	ca = pki_cert(ca_key, "scvbridge test CA", NULL, NULL, NULL, 1);
+	ca2 = pki_cert(ca2_key, "another CA", NULL, NULL, NULL, 1);
+	main_cert = pki_cert(main_key, "localhost", ca_key, ca, "DNS:localhost,IP:127.0.0.1", 0);
+	other_cert = pki_cert(other_key, "other.example", ca_key, ca, "DNS:other.example", 0);
+	snprintf(ca_path, sizeof ca_path, "%s/ca.pem", dir);
+	snprintf(ca2_path, sizeof ca2_path, "%s/ca2.pem", dir);
+	if (!main_cert || !other_cert || !ca || !ca2 || pki_write_cert(ca_path, ca) < 0 ||
+	    pki_write_cert(ca2_path, ca2) < 0) {
+		fprintf(stderr, "cannot make the test certificates\n");
+		return 1;
+	}
+	s_main = srv_start(SRV_HTTP, main_cert, main_key, 0);
+	s_other = srv_start(SRV_HTTP, other_cert, other_key, 0);
+
+	RUN(get_200_with_body);
+	RUN(retry_after_parsed);
+	RUN(post_body_and_headers_on_the_wire);
+	RUN(sequential_requests_share_one_connection);
+	RUN(chained_from_callbacks_reuse_the_connection);
+	RUN(parallel_requests_bounded_pool);
+	RUN(chunked_and_oversized_answers);
+	RUN(connection_close_is_honoured);
+	RUN(wrong_ca_refused);
+	RUN(host_name_checked);
+	RUN(old_tls_refused);
+	RUN(accept_then_close_is_reset);
+	RUN(closed_after_request_is_reset_maybe_sent);
+	RUN(unresponsive_server_times_out);
+	RUN(nothing_listening_refused);
+	RUN(dual_stack_fallback);
+	RUN(close_cancels_pending);
+	RUN(close_from_inside_a_callback);
+	RUN(bad_input_refused);
+
+	srv_stop(s_main);
+	srv_stop(s_other);
+	CHECK_INT(uv_loop_close(&loop), 0);
+	X509_free(ca);
+	X509_free(ca2);
+	X509_free(main_cert);
+	X509_free(other_cert);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(ca2_key);
+	EVP_PKEY_free(main_key);
+	EVP_PKEY_free(other_key);
+	pki_rmdir(dir);
+	return test_summary();
+}
