@@ -222,14 +222,14 @@ on_incoming(struct calls *calls, struct sip_event *ev)
 		log_info(NULL, "call: no contact center for the dialled number; 404");
 		log_debug(NULL, "call: dialled R-URI user \"%s\", To user \"%s\"",
 			  ev->ruri_user ? ev->ruri_user : "", ev->to_user ? ev->to_user : "");
-		sip_reject(calls->sip, ev->call_id, 404, "Not Found");
+		sip_reject(calls->sip, ev->call_id, 404);
 		return;
 	}
 	call = calloc(1, sizeof *call);
 	if (!call || uuid_v4(call->key) < 0) {
 		log_err(NULL, "call: out of memory (or no randomness) for a new call; 503");
 		free(call);
-		sip_reject(calls->sip, ev->call_id, 503, "Service Unavailable");
+		sip_reject(calls->sip, ev->call_id, 503);
 		return;
 	}
 	call->sip_id = ev->call_id;

@@ -197,6 +197,19 @@ sdp_of(sip_t const *msg)
 	return xstrndup(msg->sip_payload->pl_data, msg->sip_payload->pl_len);
 }
 
+/*
+ * nua_respond() keeps the reason phrase by reference until the response is serialised, after
+ * the callback (or command) that supplied it has returned: only static strings may be passed.
+ * So relayed responses carry the standard phrase for their status, not the peer's own.
+ */
+static const char *
+static_phrase(int status)
+{
+	const char *p = sip_status_phrase(status);
+
+	return p ? p : "Unknown";
+}
+
 /* Responds to an INVITE we will not serve and lets nua's terminated state free the handle. */
 static void
 refuse(nua_t *nua, nua_handle_t *nh, int status, const char *phrase)
@@ -343,7 +356,7 @@ out_oom:
 
 /* Ends one leg the way its state requires. status: what to answer a caller not yet answered. */
 static void
-end_leg(struct sip_leg *leg, int status, const char *phrase)
+end_leg(struct sip_leg *leg, int status)
 {
 	if (!leg->nh || leg->terminated)
 		return;
@@ -351,7 +364,7 @@ end_leg(struct sip_leg *leg, int status, const char *phrase)
 		if (leg->answered)
 			nua_bye(leg->nh, TAG_END());
 		else
-			nua_respond(leg->nh, status, phrase, TAG_END());
+			nua_respond(leg->nh, status, static_phrase(status), TAG_END());
 	} else {
 		if (leg->answered)
 			nua_bye(leg->nh, TAG_END());
@@ -375,7 +388,7 @@ leg_terminated(struct sip *sip, struct sip_leg *leg)
 	if (!call->ended) {
 		/* A leg died without BYE/CANCEL/final response we saw: a signalling failure. */
 		call_ended(sip, call, SIP_END_SIGNALLING, 0);
-		end_leg(other, 500, "Server Internal Error");
+		end_leg(other, 500);
 	}
 	if (!call->a.nh && !call->b.nh)
 		call_unlink_free(sip, call);
@@ -392,8 +405,7 @@ cause_of_failure(int status)
 }
 
 static void
-on_agent_invite_response(struct sip *sip, struct sip_call *call, int status, char const *phrase,
-			 sip_t const *msg)
+on_agent_invite_response(struct sip *sip, struct sip_call *call, int status, sip_t const *msg)
 {
 	struct sip_leg *a = &call->a;
 	char *sdp;
@@ -411,7 +423,7 @@ on_agent_invite_response(struct sip *sip, struct sip_call *call, int status, cha
 	sdp = sdp_of(msg);
 	if (status < 200) {
 		if (a->nh && !a->terminated)
-			nua_respond(a->nh, status, phrase,
+			nua_respond(a->nh, status, static_phrase(status),
 				    TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
 				    TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
 		if (call->state == CALL_CALLING)
@@ -426,23 +438,18 @@ on_agent_invite_response(struct sip *sip, struct sip_call *call, int status, cha
 		call->state = CALL_ANSWERED;
 		if (a->nh && !a->terminated) {
 			a->answered = 1;
-			nua_respond(a->nh, status, phrase,
+			nua_respond(a->nh, status, static_phrase(status),
 				    TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
 				    TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
 		}
 		post_simple(sip, call, SIP_EV_ANSWERED, status);
 	} else {
-		int relay = status;
-		const char *relay_phrase = phrase;
-
 		/* A redirect has nowhere to go through a B2BUA without its Contact: say unavailable. */
-		if (status < 400) {
-			relay = 480;
-			relay_phrase = "Temporarily Unavailable";
-		}
+		int relay = status < 400 ? 480 : status;
+
 		call_ended(sip, call, cause_of_failure(status), status);
 		if (a->nh && !a->terminated)
-			nua_respond(a->nh, relay, relay_phrase, TAG_END());
+			nua_respond(a->nh, relay, static_phrase(relay), TAG_END());
 	}
 	free(sdp);
 }
@@ -450,8 +457,8 @@ on_agent_invite_response(struct sip *sip, struct sip_call *call, int status, cha
 /* ---- nua callback -------------------------------------------------------------------- */
 
 void
-b2bua_callback(nua_event_t event, int status, char const *phrase, nua_t *nua, struct sip *sip,
-	       nua_handle_t *nh, struct sip_leg *leg, sip_t const *msg, tagi_t tags[])
+b2bua_callback(nua_event_t event, int status, nua_t *nua, struct sip *sip, nua_handle_t *nh,
+	       struct sip_leg *leg, sip_t const *msg, tagi_t tags[])
 {
 	struct sip_call *call = leg ? leg->call : NULL;
 
@@ -484,7 +491,7 @@ b2bua_callback(nua_event_t event, int status, char const *phrase, nua_t *nua, st
 
 	case nua_r_invite:
 		if (call && !leg->is_caller)
-			on_agent_invite_response(sip, call, status, phrase, msg);
+			on_agent_invite_response(sip, call, status, msg);
 		return;
 
 	case nua_i_ack:
@@ -504,7 +511,7 @@ b2bua_callback(nua_event_t event, int status, char const *phrase, nua_t *nua, st
 	case nua_i_cancel:
 		if (call && leg->is_caller) {
 			call_ended(sip, call, SIP_END_CALLER_CANCEL, 487);
-			end_leg(&call->b, 0, NULL);
+			end_leg(&call->b, 0);
 		}
 		return;
 
@@ -513,10 +520,10 @@ b2bua_callback(nua_event_t event, int status, char const *phrase, nua_t *nua, st
 			return;
 		if (leg->is_caller) {
 			call_ended(sip, call, SIP_END_CALLER_BYE, 0);
-			end_leg(&call->b, 0, NULL);
+			end_leg(&call->b, 0);
 		} else {
 			call_ended(sip, call, SIP_END_AGENT_BYE, 0);
-			end_leg(&call->a, 0, NULL);
+			end_leg(&call->a, 0);
 		}
 		return;
 
@@ -567,13 +574,13 @@ b2bua_command(struct sip *sip, struct sip_cmd *cmd)
 	case SIP_CMD_REJECT:
 		if (call->state == CALL_ROUTING && !call->ended) {
 			call_ended(sip, call, SIP_END_REJECTED, cmd->status);
-			end_leg(&call->a, cmd->status, cmd->phrase ? cmd->phrase : "Rejected");
+			end_leg(&call->a, cmd->status);
 		}
 		break;
 	case SIP_CMD_HANGUP:
 		call_ended(sip, call, SIP_END_LOCAL_HANGUP, 0);
-		end_leg(&call->a, 503, "Service Unavailable");
-		end_leg(&call->b, 0, NULL);
+		end_leg(&call->a, 503);
+		end_leg(&call->b, 0);
 		break;
 	default:
 		break;
@@ -586,8 +593,8 @@ b2bua_end_all(struct sip *sip)
 	for (size_t i = 0; i < SIP_CALL_BUCKETS; i++) {
 		for (struct sip_call *c = sip->buckets[i]; c; c = c->hnext) {
 			call_ended(sip, c, SIP_END_LOCAL_HANGUP, 0);
-			end_leg(&c->a, 503, "Service Unavailable");
-			end_leg(&c->b, 0, NULL);
+			end_leg(&c->a, 503);
+			end_leg(&c->b, 0);
 		}
 	}
 }

@@ -85,7 +85,8 @@ nua_callback(nua_event_t event, int status, char const *phrase, nua_t *nua, stru
 			su_root_break(sip->root);
 		return;
 	}
-	b2bua_callback(event, status, phrase, nua, sip, nh, leg, msg, tags);
+	(void)phrase; /* the B2BUA relays standard phrases only (see b2bua.c) */
+	b2bua_callback(event, status, nua, sip, nh, leg, msg, tags);
 }
 
 static void
@@ -108,7 +109,6 @@ on_command(struct sip *sip, su_msg_r msg, struct sip_cmd *cmd)
 		b2bua_command(sip, cmd);
 		break;
 	}
-	free(cmd->phrase);
 	free(cmd->target);
 	free(cmd->headers);
 }
@@ -365,21 +365,13 @@ sip_forward(struct sip *sip, uint64_t call_id, const char *target_uri,
 }
 
 int
-sip_reject(struct sip *sip, uint64_t call_id, int status, const char *phrase)
+sip_reject(struct sip *sip, uint64_t call_id, int status)
 {
 	struct sip_cmd cmd = {.kind = SIP_CMD_REJECT, .call_id = call_id, .status = status};
-	int oom = 0;
-	int r;
 
 	if (sip->shutdown_sent)
 		return -ESHUTDOWN;
-	cmd.phrase = dup_or_null(phrase, &oom);
-	if (oom)
-		return -ENOMEM;
-	r = send_cmd(sip, &cmd);
-	if (r < 0)
-		free(cmd.phrase);
-	return r;
+	return send_cmd(sip, &cmd);
 }
 
 int

@@ -100,7 +100,8 @@ int sip_start(uv_loop_t *loop, const struct sip_config *config, sip_event_cb cb,
  */
 int sip_forward(struct sip *sip, uint64_t call_id, const char *target_uri,
 		const char *const *extra_headers);
-int sip_reject(struct sip *sip, uint64_t call_id, int status, const char *phrase);
+/* The response carries the standard reason phrase for status. */
+int sip_reject(struct sip *sip, uint64_t call_id, int status);
 int sip_hangup(struct sip *sip, uint64_t call_id);
 
 /* New INVITEs get 503 from now on; calls in progress go on. */

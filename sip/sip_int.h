@@ -41,7 +41,6 @@ struct sip_cmd {
 	enum sip_cmd_kind kind;
 	uint64_t call_id;
 	int status;
-	char *phrase;  /* malloc'd */
 	char *target;  /* malloc'd */
 	char *headers; /* malloc'd "Name: value\r\nName: value" */
 };
@@ -121,8 +120,8 @@ void sip_post(struct sip *sip, struct sip_event *ev);
 int64_t sip_now_us(void);
 
 /* b2bua.c (sofia thread) */
-void b2bua_callback(nua_event_t event, int status, char const *phrase, nua_t *nua,
-		    struct sip *sip, nua_handle_t *nh, struct sip_leg *leg, sip_t const *msg,
+void b2bua_callback(nua_event_t event, int status, nua_t *nua, struct sip *sip,
+		    nua_handle_t *nh, struct sip_leg *leg, sip_t const *msg,
 		    tagi_t tags[]);
 void b2bua_command(struct sip *sip, struct sip_cmd *cmd);
 /* Ends every call (SIP_EV_ENDED with SIP_END_LOCAL_HANGUP) before nua_shutdown(). */
