@@ -54,7 +54,8 @@ char *scv_body_update(const struct scv_update *u);
 
 /*
  * Reads "voiceCallId" from a create response; *ret_id is malloc'd. Accepts "errors" as an array
- * or a string (partial success still counts as created). -EINVAL when absent or not JSON.
+ * or a string (partial success still counts as created). -EINVAL when absent or not JSON (or
+ * the body holds a NUL byte, or the id is not 1-64 alphanumerics); -EMSGSIZE over 64 KiB.
  */
 int scv_parse_create_response(const char *body, size_t len, char **ret_id);
 

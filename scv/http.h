@@ -1,9 +1,11 @@
 /*
- * The HTTPS client (libwebsockets on the daemon's libuv loop). Verifies the server certificate
- * and host name, TLS 1.2 or newer, reuses connections (HTTP/1.1 keep-alive, requests to one host
- * are pipelined onto a kept connection), bounds response bodies, and times every request out.
+ * The HTTPS client (HTTP/1.1 over OpenSSL on the daemon's libuv loop; scv/http.c says why not
+ * libwebsockets). Verifies the server certificate and host name, TLS 1.2 or newer, reuses
+ * connections (HTTP/1.1 keep-alive: requests to one host go one at a time over a small pool of
+ * kept connections, up to 8), bounds response bodies, and times every request out.
  *
- * Everything here runs on the loop thread.
+ * Everything here runs on the loop thread. The process must ignore SIGPIPE: libuv writes
+ * with write(2), and a connection the server has reset would otherwise kill the daemon.
  */
 #ifndef SCVB_SCV_HTTP_H
 #define SCVB_SCV_HTTP_H
@@ -27,13 +29,17 @@ struct scv_http_req {
 };
 
 struct scv_http_resp {
-	int status;        /* HTTP status, or 0 when no complete response arrived */
+	int status;        /* HTTP status, or 0 when no complete response arrived (with
+			      -EMSGSIZE: the status of the oversized answer) */
 	int error;         /* 0, or negative errno: -ETIMEDOUT, -ECONNREFUSED, -ECONNRESET,
-			      -EPROTO (TLS or HTTP error), -EMSGSIZE, -ECANCELED (closing) */
+			      -EPROTO (TLS or HTTP error), -EMSGSIZE, -ECANCELED (closing),
+			      -EHOSTUNREACH (name not resolved), other connect() errnos */
 	int maybe_sent;    /* failed after the request may have reached the server: ambiguous */
 	int retry_after_s; /* Retry-After in seconds, -1 when absent */
 	const char *body;  /* response body (NUL-terminated), valid during the callback only */
 	size_t body_len;
+	const char *detail; /* with an error: one line saying what failed (e.g. the certificate
+			       check), for the caller's log; NULL otherwise. Callback only. */
 };
 
 typedef void (*scv_http_cb)(const struct scv_http_resp *resp, void *arg);
@@ -49,7 +55,8 @@ int scv_http_target_add(struct scv_http *http, const char *base_url, const char 
 
 /*
  * Sends a request; copies what it needs from req. cb is called exactly once, later, on the
- * loop — also when the client closes first (error -ECANCELED). Returns 0 or -ENOMEM/-EINVAL.
+ * loop — also when the client closes first (error -ECANCELED). Returns 0 or -ENOMEM/-EINVAL
+ * (-ECANCELED once scv_http_close() has been called; cb is then never called).
  */
 int scv_http_send(struct scv_http *http, const struct scv_http_req *req, scv_http_cb cb,
 		  void *arg);

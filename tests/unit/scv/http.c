@@ -16,6 +16,7 @@ static int test_getaddrinfo(uv_loop_t *loop, uv_getaddrinfo_t *req, uv_getaddrin
 #undef uv_getaddrinfo
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -247,6 +248,8 @@ srv_main(void *arg)
 		fd = accept(s->lfd, NULL, NULL);
 		if (fd < 0)
 			continue;
+		/* answers go out as two TLS records: without this, Nagle meets delayed ACK */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 		pthread_mutex_lock(&s->mu);
 		s->accepted++;
 		pthread_mutex_unlock(&s->mu);
