@@ -12,7 +12,7 @@
 #include "connector/uuid.h"
 #include "scv/body.h"
 
-#define CALL_BUCKETS 4096
+#define CALL_BUCKETS     4096
 #define ANONYMOUS_CALLER "anonymous"
 
 enum call_state {
@@ -128,8 +128,8 @@ route(const struct cfg *cfg, const struct sip_event *ev, char *number, size_t le
 	for (size_t i = 0; i < 2; i++) {
 		const struct cfg_contact_center *cc;
 
-		if (!candidates[i] || e164_normalize(candidates[i], cfg->default_country_code,
-						     number, len) < 0)
+		if (!candidates[i] ||
+		    e164_normalize(candidates[i], cfg->default_country_code, number, len) < 0)
 			continue;
 		cc = cfg_find_number(cfg, number, ret_index);
 		if (cc)
@@ -166,8 +166,7 @@ captured(const struct sip_event *ev, const char *name)
 /* ---- lifecycle ----------------------------------------------------------------------- */
 
 static void
-submit_create(struct calls *calls, struct call *call, const struct sip_event *ev,
-	      const char *to)
+submit_create(struct calls *calls, struct call *call, const struct sip_event *ev, const char *to)
 {
 	const struct cfg_contact_center *cc = call->cc;
 	const char *fields[32], *values[32];
@@ -187,16 +186,16 @@ submit_create(struct calls *calls, struct call *call, const struct sip_event *ev
 	}
 	scv_iso8601(call->start_us, start);
 	c = (struct scv_create){
-		.call_center_api_name = cc->call_center_api_name,
-		.vendor_call_key = call->key,
-		.to = to,
-		.from = from,
-		.initiation_method = "Inbound",
-		.start_time = start,
-		.participant_key = from,
-		.attr_fields = fields,
-		.attr_values = values,
-		.n_attrs = n,
+	        .call_center_api_name = cc->call_center_api_name,
+	        .vendor_call_key = call->key,
+	        .to = to,
+	        .from = from,
+	        .initiation_method = "Inbound",
+	        .start_time = start,
+	        .participant_key = from,
+	        .attr_fields = fields,
+	        .attr_values = values,
+	        .n_attrs = n,
 	};
 	body = scv_body_create(&c);
 	if (!body) {
@@ -204,7 +203,7 @@ submit_create(struct calls *calls, struct call *call, const struct sip_event *ev
 		return;
 	}
 	outbox_submit(calls->outbox, call->cc_index, call->key, OUTBOX_CREATE, "POST",
-		      "/voiceCalls", body);
+	              "/voiceCalls", body);
 }
 
 static void
@@ -221,7 +220,7 @@ on_incoming(struct calls *calls, struct sip_event *ev)
 	if (!cc) {
 		log_info(NULL, "call: no contact center for the dialled number; 404");
 		log_debug(NULL, "call: dialled R-URI user \"%s\", To user \"%s\"",
-			  ev->ruri_user ? ev->ruri_user : "", ev->to_user ? ev->to_user : "");
+		          ev->ruri_user ? ev->ruri_user : "", ev->to_user ? ev->to_user : "");
 		sip_reject(calls->sip, ev->call_id, 404);
 		return;
 	}
@@ -247,7 +246,7 @@ on_incoming(struct calls *calls, struct sip_event *ev)
 	if (r < 0)
 		log_err(call->key, "call: cannot forward: %s", strerror(-r));
 	log_info(call->key, "call: new inbound call for %s (Call-ID %s)", cc->name,
-		 ev->sip_call_id ? ev->sip_call_id : "?");
+	         ev->sip_call_id ? ev->sip_call_id : "?");
 	log_debug(call->key, "call: from \"%s\" to %s", ev->from_user ? ev->from_user : "", to);
 	submit_create(calls, call, ev, to);
 }
@@ -271,16 +270,15 @@ on_ended(struct calls *calls, struct call *call, const struct sip_event *ev)
 	}
 	call_disconnect_reason(ev->cause, &u.disconnect_value, &u.disconnect_is_error);
 	log_info(call->key, "call: ended (%s%s, SIP %d), %s", u.disconnect_value,
-		 u.disconnect_is_error ? ", error" : "", ev->status,
-		 call->answer_us ? "answered" : "not answered");
+	         u.disconnect_is_error ? ", error" : "", ev->status,
+	         call->answer_us ? "answered" : "not answered");
 	body = scv_body_update(&u);
 	if (!body) {
 		log_err(call->key, "call: cannot build the closing update (out of memory)");
 		return;
 	}
 	snprintf(path, sizeof path, "/voiceCalls/%s", call->key);
-	outbox_submit(calls->outbox, call->cc_index, call->key, OUTBOX_UPDATE, "PATCH", path,
-		      body);
+	outbox_submit(calls->outbox, call->cc_index, call->key, OUTBOX_UPDATE, "PATCH", path, body);
 }
 
 void
@@ -311,7 +309,7 @@ calls_on_sip_event(struct sip_event *ev, void *arg)
 		call->forward_us = ev->ts_us;
 		call_enter_state(call, CALL_ST_RINGING);
 		log_debug(call->key, "call: forwarded, %lld us after the INVITE",
-			  (long long)(call->forward_us - call->start_us));
+		          (long long)(call->forward_us - call->start_us));
 		break;
 	case SIP_EV_PROGRESS:
 		log_debug(call->key, "call: agent side %d", ev->status);
@@ -341,7 +339,8 @@ calls_on_outbox_result(const struct outbox_result *res, void *arg)
 			log_info(res->call_key, "salesforce: VoiceCall %s created", id);
 			free(id);
 		} else {
-			log_warn(res->call_key, "salesforce: create accepted without a voiceCallId");
+			log_warn(res->call_key,
+			         "salesforce: create accepted without a voiceCallId");
 		}
 	} else if (res->kind == OUTBOX_UPDATE && res->accepted) {
 		log_info(res->call_key, "salesforce: VoiceCall closed");

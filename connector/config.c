@@ -26,8 +26,8 @@
 #include <unistd.h>
 
 #define CFG_MAX_FILE_BYTES (16L << 20) /* thousands of numbers fit in far less */
-#define CFG_MAX_STRING 4096            /* any one string value, in bytes */
-#define WHY_MAX 512                    /* a validator's reason */
+#define CFG_MAX_STRING     4096        /* any one string value, in bytes */
+#define WHY_MAX            512         /* a validator's reason */
 
 /* ---- The option tables --------------------------------------------------------------- */
 
@@ -54,89 +54,105 @@ struct opt {
 	size_t max_items;         /* OPT_STRINGS, OPT_ATTRS, OPT_OBJECTS: 0 = unbounded */
 	size_t off;               /* where the value goes in the destination struct */
 	size_t off_n;             /* where the item count goes (arrays and maps) */
-	cfg_check_fn check;           /* a string value, each array item, or each map key */
-	cfg_check_fn check_value;     /* OPT_ATTRS: each map value */
+	cfg_check_fn check;       /* a string value, each array item, or each map key */
+	cfg_check_fn check_value; /* OPT_ATTRS: each map value */
 	const char *const *names; /* OPT_ENUM: the allowed strings, NULL-terminated */
 	const struct opt *sub;    /* OPT_OBJECT, OPT_OBJECTS: the nested table */
 	size_t elem_size;         /* OPT_OBJECTS */
 };
 
-#define O_STRING(k, fl, dflt, dst, fn)                                                     \
-	{.name = (k), .type = OPT_STRING, .flags = (fl), .def_str = (dflt), .off = (dst),   \
-	 .check = (fn)}
-#define O_UINT(k, dflt, lo, hi, dst)                                                       \
-	{.name = (k), .type = OPT_UINT, .def_num = (dflt), .min = (lo), .max = (hi),       \
-	 .off = (dst)}
-#define O_ENUM(k, nm, dflt, dst)                                                           \
-	{.name = (k), .type = OPT_ENUM, .names = (nm), .def_num = (dflt), .off = (dst)}
-#define O_STRINGS(k, fl, dst, dst_n, fn)                                                   \
-	{.name = (k), .type = OPT_STRINGS, .flags = (fl), .off = (dst), .off_n = (dst_n),  \
-	 .check = (fn)}
-#define O_ATTRS(k, maxn, dst, dst_n, kfn, vfn)                                             \
-	{.name = (k), .type = OPT_ATTRS, .max_items = (maxn), .off = (dst),                \
-	 .off_n = (dst_n), .check = (kfn), .check_value = (vfn)}
-#define O_OBJECT(k, fl, tbl) {.name = (k), .type = OPT_OBJECT, .flags = (fl), .sub = (tbl)}
-#define O_OBJECTS(k, fl, dst, dst_n, elem, tbl)                                            \
-	{.name = (k), .type = OPT_OBJECTS, .flags = (fl), .off = (dst), .off_n = (dst_n),  \
-	 .elem_size = sizeof(elem), .sub = (tbl)}
+#define O_STRING(k, fl, dflt, dst, fn)                                                             \
+	{                                                                                          \
+		.name = (k), .type = OPT_STRING, .flags = (fl), .def_str = (dflt), .off = (dst),   \
+		.check = (fn)                                                                      \
+	}
+#define O_UINT(k, dflt, lo, hi, dst)                                                               \
+	{                                                                                          \
+		.name = (k), .type = OPT_UINT, .def_num = (dflt), .min = (lo), .max = (hi),        \
+		.off = (dst)                                                                       \
+	}
+#define O_ENUM(k, nm, dflt, dst)                                                                   \
+	{                                                                                          \
+		.name = (k), .type = OPT_ENUM, .names = (nm), .def_num = (dflt), .off = (dst)      \
+	}
+#define O_STRINGS(k, fl, dst, dst_n, fn)                                                           \
+	{                                                                                          \
+		.name = (k), .type = OPT_STRINGS, .flags = (fl), .off = (dst), .off_n = (dst_n),   \
+		.check = (fn)                                                                      \
+	}
+#define O_ATTRS(k, maxn, dst, dst_n, kfn, vfn)                                                     \
+	{                                                                                          \
+		.name = (k), .type = OPT_ATTRS, .max_items = (maxn), .off = (dst),                 \
+		.off_n = (dst_n), .check = (kfn), .check_value = (vfn)                             \
+	}
+#define O_OBJECT(k, fl, tbl)                                                                       \
+	{                                                                                          \
+		.name = (k), .type = OPT_OBJECT, .flags = (fl), .sub = (tbl)                       \
+	}
+#define O_OBJECTS(k, fl, dst, dst_n, elem, tbl)                                                    \
+	{                                                                                          \
+		.name = (k), .type = OPT_OBJECTS, .flags = (fl), .off = (dst), .off_n = (dst_n),   \
+		.elem_size = sizeof(elem), .sub = (tbl)                                            \
+	}
 
-#define REQ OPT_REQUIRED
+#define REQ        OPT_REQUIRED
 #define CFG_OFF(f) offsetof(struct cfg, f)
-#define CC_OFF(f) offsetof(struct cfg_contact_center, f)
+#define CC_OFF(f)  offsetof(struct cfg_contact_center, f)
 
 _Static_assert(sizeof(enum cfg_jwt_mode) == sizeof(int), "OPT_ENUM stores an int");
 
 static const char *const jwt_mode_names[] = {"reuse", "per_request", NULL};
 
 static const struct opt log_opts[] = {
-	O_STRING("level", 0, "info", CFG_OFF(log_level), cfg_check_log_level),
-	{NULL},
+        O_STRING("level", 0, "info", CFG_OFF(log_level), cfg_check_log_level),
+        {NULL},
 };
 
 static const struct opt sip_opts[] = {
-	O_STRING("listen", REQ, NULL, CFG_OFF(sip_listen), cfg_check_listen_uri),
-	O_STRINGS("trusted_peers", REQ | OPT_NONEMPTY, CFG_OFF(trusted_peers),
-		  CFG_OFF(n_trusted_peers), cfg_check_peer),
-	O_STRING("user_agent", 0, "scvbridge/" SCVB_VERSION, CFG_OFF(sip_user_agent),
-		 cfg_check_user_agent),
-	O_STRING("default_country_code", 0, NULL, CFG_OFF(default_country_code),
-		 cfg_check_country_code),
-	O_UINT("max_calls", 10000, 1, 1000000, CFG_OFF(max_calls)),
-	O_UINT("shutdown_grace_ms", 30000, 0, 3600000, CFG_OFF(shutdown_grace_ms)),
-	O_UINT("drain_timeout_ms", 30000, 0, 3600000, CFG_OFF(drain_timeout_ms)),
-	{NULL},
+        O_STRING("listen", REQ, NULL, CFG_OFF(sip_listen), cfg_check_listen_uri),
+        O_STRINGS("trusted_peers", REQ | OPT_NONEMPTY, CFG_OFF(trusted_peers),
+                  CFG_OFF(n_trusted_peers), cfg_check_peer),
+        O_STRING("user_agent", 0, "scvbridge/" SCVB_VERSION, CFG_OFF(sip_user_agent),
+                 cfg_check_user_agent),
+        O_STRING("default_country_code", 0, NULL, CFG_OFF(default_country_code),
+                 cfg_check_country_code),
+        O_UINT("max_calls", 10000, 1, 1000000, CFG_OFF(max_calls)),
+        O_UINT("shutdown_grace_ms", 30000, 0, 3600000, CFG_OFF(shutdown_grace_ms)),
+        O_UINT("drain_timeout_ms", 30000, 0, 3600000, CFG_OFF(drain_timeout_ms)),
+        {NULL},
 };
 
 static const struct opt store_opts[] = {
-	O_STRING("path", REQ, NULL, CFG_OFF(store_path), NULL),
-	{NULL},
+        O_STRING("path", REQ, NULL, CFG_OFF(store_path), NULL),
+        {NULL},
 };
 
 static const struct opt cc_opts[] = {
-	O_STRING("name", REQ, NULL, CC_OFF(name), cfg_check_cc_name),
-	O_STRING("org_id", REQ, NULL, CC_OFF(org_id), cfg_check_org_id),
-	O_STRING("call_center_api_name", REQ, NULL, CC_OFF(call_center_api_name),
-		 cfg_check_api_name),
-	O_STRING("base_url", REQ, NULL, CC_OFF(base_url), cfg_check_base_url),
-	O_STRING("private_key_file", REQ, NULL, CC_OFF(private_key_file), cfg_check_key_file),
-	O_STRING("ca_file", 0, NULL, CC_OFF(ca_file), cfg_check_readable_file),
-	O_STRINGS("numbers", REQ | OPT_NONEMPTY, CC_OFF(numbers), CC_OFF(n_numbers), cfg_check_e164),
-	O_STRING("forward_to", REQ, NULL, CC_OFF(forward_to), cfg_check_forward_uri),
-	O_ATTRS("call_attributes", 32, CC_OFF(call_attrs), CC_OFF(n_call_attrs),
-		cfg_check_header_name, cfg_check_field_name),
-	O_STRING("provider_name", 0, "scvbridge", CC_OFF(provider_name), cfg_check_provider_name),
-	O_ENUM("jwt_mode", jwt_mode_names, CFG_JWT_REUSE, CC_OFF(jwt_mode)),
-	O_UINT("request_timeout_ms", 10000, 100, 120000, CC_OFF(request_timeout_ms)),
-	{NULL},
+        O_STRING("name", REQ, NULL, CC_OFF(name), cfg_check_cc_name),
+        O_STRING("org_id", REQ, NULL, CC_OFF(org_id), cfg_check_org_id),
+        O_STRING("call_center_api_name", REQ, NULL, CC_OFF(call_center_api_name),
+                 cfg_check_api_name),
+        O_STRING("base_url", REQ, NULL, CC_OFF(base_url), cfg_check_base_url),
+        O_STRING("private_key_file", REQ, NULL, CC_OFF(private_key_file), cfg_check_key_file),
+        O_STRING("ca_file", 0, NULL, CC_OFF(ca_file), cfg_check_readable_file),
+        O_STRINGS("numbers", REQ | OPT_NONEMPTY, CC_OFF(numbers), CC_OFF(n_numbers),
+                  cfg_check_e164),
+        O_STRING("forward_to", REQ, NULL, CC_OFF(forward_to), cfg_check_forward_uri),
+        O_ATTRS("call_attributes", 32, CC_OFF(call_attrs), CC_OFF(n_call_attrs),
+                cfg_check_header_name, cfg_check_field_name),
+        O_STRING("provider_name", 0, "scvbridge", CC_OFF(provider_name), cfg_check_provider_name),
+        O_ENUM("jwt_mode", jwt_mode_names, CFG_JWT_REUSE, CC_OFF(jwt_mode)),
+        O_UINT("request_timeout_ms", 10000, 100, 120000, CC_OFF(request_timeout_ms)),
+        {NULL},
 };
 
 static const struct opt root_opts[] = {
-	O_OBJECT("log", 0, log_opts),
-	O_OBJECT("sip", REQ, sip_opts),
-	O_OBJECT("store", REQ, store_opts),
-	O_OBJECTS("contact_centers", REQ | OPT_NONEMPTY, CFG_OFF(ccs), CFG_OFF(n_ccs),
-		  struct cfg_contact_center, cc_opts),
-	{NULL},
+        O_OBJECT("log", 0, log_opts),
+        O_OBJECT("sip", REQ, sip_opts),
+        O_OBJECT("store", REQ, store_opts),
+        O_OBJECTS("contact_centers", REQ | OPT_NONEMPTY, CFG_OFF(ccs), CFG_OFF(n_ccs),
+                  struct cfg_contact_center, cc_opts),
+        {NULL},
 };
 
 /* ---- The table walker ---------------------------------------------------------------- */
@@ -152,8 +168,7 @@ struct ctx {
 };
 
 /* Writes "<key path>: <message>" (the file name when at the top level) and returns rc. */
-static int __attribute__((format(printf, 3, 4)))
-fail(struct ctx *c, int rc, const char *fmt, ...)
+static int __attribute__((format(printf, 3, 4))) fail(struct ctx *c, int rc, const char *fmt, ...)
 {
 	int n;
 	va_list ap;
@@ -169,8 +184,7 @@ fail(struct ctx *c, int rc, const char *fmt, ...)
 	return rc;
 }
 
-static void
-path_append(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void path_append(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 path_append(struct ctx *c, const char *fmt, ...)
@@ -195,8 +209,9 @@ path_push_key(struct ctx *c, const char *key)
 	const char *sep = c->plen ? "." : "";
 	size_t n = strlen(key);
 
-	if (n > 0 && n <= 64 && strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					    "0123456789_-") == n)
+	if (n > 0 && n <= 64 &&
+	    strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                "0123456789_-") == n)
 		path_append(c, "%s%s", sep, key);
 	else
 		path_append(c, "%s%s", sep, cfg_quoted(q, key));
@@ -315,7 +330,8 @@ parse_attrs(struct ctx *c, const struct opt *o, json_t *v, void *base)
 		return fail(c, -ENOMEM, "out of memory");
 	*AT(base, o->off, struct cfg_call_attr *) = attrs;
 	*AT(base, o->off_n, size_t) = n;
-	json_object_foreach(v, key, val) {
+	json_object_foreach(v, key, val)
+	{
 		struct cfg_call_attr *a = &attrs[i++];
 
 		a->header = strdup(key);
@@ -332,13 +348,13 @@ parse_attrs(struct ctx *c, const struct opt *o, json_t *v, void *base)
 		for (struct cfg_call_attr *b = attrs; b < a; b++) {
 			if (strcasecmp(b->header, a->header) == 0)
 				return fail(c, -EINVAL,
-					    "%s and %s name the same header (names are "
-					    "case-insensitive)",
-					    cfg_quoted(q1, b->header), cfg_quoted(q2, a->header));
+				            "%s and %s name the same header (names are "
+				            "case-insensitive)",
+				            cfg_quoted(q1, b->header), cfg_quoted(q2, a->header));
 			if (strcmp(b->field, a->field) == 0)
 				return fail(c, -EINVAL, "%s and %s both fill field %s",
-					    cfg_quoted(q1, b->header), cfg_quoted(q2, a->header),
-					    a->field);
+				            cfg_quoted(q1, b->header), cfg_quoted(q2, a->header),
+				            a->field);
 		}
 	}
 	return 0;
@@ -400,8 +416,8 @@ parse_opt(struct ctx *c, const struct opt *o, json_t *v, void *base)
 		x = json_integer_value(v);
 		if (x < (json_int_t)o->min || x > (json_int_t)o->max)
 			return fail(c, -EINVAL,
-				    "%" JSON_INTEGER_FORMAT " is out of range (%u to %u)", x,
-				    o->min, o->max);
+			            "%" JSON_INTEGER_FORMAT " is out of range (%u to %u)", x,
+			            o->min, o->max);
 		*AT(base, o->off, unsigned) = (unsigned)x;
 		return 0;
 	}
@@ -421,12 +437,12 @@ parse_opt(struct ctx *c, const struct opt *o, json_t *v, void *base)
 				return 0;
 			}
 			len += (size_t)snprintf(list + len, sizeof list - len, "%s%s",
-						i ? ", " : "", o->names[i]);
+			                        i ? ", " : "", o->names[i]);
 			if (len >= sizeof list)
 				len = sizeof list - 1;
 		}
 		return fail(c, -EINVAL, "%s is not one of %s", cfg_quoted(q, json_string_value(v)),
-			    list);
+		            list);
 	}
 	case OPT_STRINGS:
 		return v ? parse_strings(c, o, v, base) : 0;
@@ -455,7 +471,8 @@ parse_object(struct ctx *c, json_t *obj, const struct opt *table, void *base)
 		return fail(c, -EINVAL, "expected an object");
 	/* Unknown keys first: a misspelt optional key would otherwise go unnoticed. */
 	if (obj) {
-		json_object_foreach(obj, key, v) {
+		json_object_foreach(obj, key, v)
+		{
 			for (o = table; o->name && strcmp(o->name, key) != 0; o++)
 				;
 			if (!o->name) {
@@ -544,8 +561,8 @@ check_unique_names(struct ctx *c, const struct cfg *cfg)
 			if (strcmp(cfg->ccs[i].name, cfg->ccs[j].name) == 0) {
 				path_append(c, "contact_centers[%zu].name", i);
 				return fail(c, -EINVAL,
-					    "%s is already the name of contact_centers[%zu]",
-					    cfg_quoted(q, cfg->ccs[i].name), j);
+				            "%s is already the name of contact_centers[%zu]",
+				            cfg_quoted(q, cfg->ccs[i].name), j);
 			}
 	return 0;
 }
@@ -603,11 +620,11 @@ index_numbers(struct ctx *c, struct cfg *cfg)
 
 		path_append(c, "contact_centers[%zu].numbers[%zu]", dup->cc, dup->pos);
 		rc = fail(c, -EINVAL,
-			  "%s is already listed at contact_centers[%zu].numbers[%zu]%s%s%s",
-			  cfg_quoted(q, dup->number), first->cc, first->pos,
-			  first->cc != dup->cc ? " (contact center \"" : "",
-			  first->cc != dup->cc ? cfg->ccs[first->cc].name : "",
-			  first->cc != dup->cc ? "\")" : "");
+		          "%s is already listed at contact_centers[%zu].numbers[%zu]%s%s%s",
+		          cfg_quoted(q, dup->number), first->cc, first->pos,
+		          first->cc != dup->cc ? " (contact center \"" : "",
+		          first->cc != dup->cc ? cfg->ccs[first->cc].name : "",
+		          first->cc != dup->cc ? "\")" : "");
 		free(refs);
 		return rc;
 	}
@@ -708,7 +725,7 @@ cfg_find_number(const struct cfg *cfg, const char *e164, size_t *ret_index)
 		return NULL;
 	if (cfg->number_index) {
 		ref = bsearch(e164, cfg->number_index, cfg->n_number_index, sizeof *ref,
-			      ref_key_cmp);
+		              ref_key_cmp);
 		if (!ref)
 			return NULL;
 		if (ret_index)

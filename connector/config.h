@@ -18,7 +18,7 @@ struct cfg_call_attr {
 struct cfg_number_ref; /* private to config.c */
 
 enum cfg_jwt_mode {
-	CFG_JWT_REUSE = 0,   /* one token per contact center, re-signed ~60 s before exp (default) */
+	CFG_JWT_REUSE = 0, /* one token per contact center, re-signed ~60 s before exp (default) */
 	CFG_JWT_PER_REQUEST, /* a fresh token with a fresh jti on every request */
 };
 
@@ -31,7 +31,7 @@ struct cfg_contact_center {
 	char *ca_file;              /* PEM CA bundle; NULL = system trust store */
 	char **numbers;             /* E.164 numbers ("+15550100000"), unique across centers */
 	size_t n_numbers;
-	char *forward_to;            /* SIP URI the call is forwarded to */
+	char *forward_to; /* SIP URI the call is forwarded to */
 	struct cfg_call_attr *call_attrs;
 	size_t n_call_attrs;
 	char *provider_name; /* Telephony-Provider-Name header; default "scvbridge" */
@@ -47,11 +47,12 @@ struct cfg {
 	char *sip_listen;     /* e.g. "sip:127.0.0.1:5070" or "sip:[::1]:5070;transport=tcp" */
 	char **trusted_peers; /* IPv4/IPv6 addresses or CIDR prefixes ("10.0.0.0/8") */
 	size_t n_trusted_peers;
-	char *sip_user_agent;        /* default "scvbridge/<version>" */
-	char *default_country_code;  /* digits, e.g. "1"; NULL = none (see connector/e164.h) */
-	unsigned max_calls;          /* concurrent calls; beyond: 503; default 10000 */
-	unsigned shutdown_grace_ms;  /* on SIGTERM, wait this long for calls to end; default 30000 */
-	unsigned drain_timeout_ms;   /* then wait this long for Salesforce ops to leave; default 30000 */
+	char *sip_user_agent;       /* default "scvbridge/<version>" */
+	char *default_country_code; /* digits, e.g. "1"; NULL = none (see connector/e164.h) */
+	unsigned max_calls;         /* concurrent calls; beyond: 503; default 10000 */
+	unsigned shutdown_grace_ms; /* on SIGTERM, wait this long for calls to end; default 30000 */
+	unsigned
+	        drain_timeout_ms; /* then wait this long for Salesforce ops to leave; default 30000 */
 
 	/* "store" */
 	char *store_path;
@@ -83,6 +84,6 @@ void cfg_free(struct cfg *cfg);
  * On a match, *ret_index (when ret_index is not NULL) is its index in cfg->ccs.
  */
 const struct cfg_contact_center *cfg_find_number(const struct cfg *cfg, const char *e164,
-						 size_t *ret_index);
+                                                 size_t *ret_index);
 
 #endif

@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 /* ---- Messages ----------------------------------------------------------------------- */
 
 /*
@@ -112,7 +111,7 @@ static size_t
 host_len(const char *p)
 {
 	static const char host_chars[] =
-		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
+	        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
 	unsigned char bin[16];
 	char buf[INET6_ADDRSTRLEN + 1];
 	size_t n, label = 0;
@@ -186,7 +185,7 @@ cfg_check_log_level(char *s, char *why, size_t whylen)
 }
 
 #define URI_NEED_PORT 1u
-#define URI_NO_USER 2u
+#define URI_NO_USER   2u
 
 /*
  * sip: or sips: URI: [user@]host[:port][;param[=value]]... Header fields ("?...") are not
@@ -196,9 +195,9 @@ int
 cfg_check_sip_uri(const char *s, unsigned flags, char *why, size_t whylen)
 {
 	static const char user_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					 "0123456789-_.!~*'()&=+$,;?/%";
+	                                 "0123456789-_.!~*'()&=+$,;?/%";
 	static const char param_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					  "0123456789-_.!~*'()[]/:&+$%";
+	                                  "0123456789-_.!~*'()[]/:&+$%";
 	const char *p, *at, *reason;
 	char q[CFG_QUOTED_MAX];
 	size_t n;
@@ -324,8 +323,10 @@ cfg_check_peer(char *s, char *why, size_t whylen)
 		char net[INET6_ADDRSTRLEN];
 
 		inet_ntop(family, bin, net, sizeof net);
-		snprintf(why, whylen, "%s has address bits set past the /%u prefix (did you mean "
-			 "\"%s/%u\"?)", cfg_quoted(q, s), prefix, net, prefix);
+		snprintf(why, whylen,
+		         "%s has address bits set past the /%u prefix (did you mean "
+		         "\"%s/%u\"?)",
+		         cfg_quoted(q, s), prefix, net, prefix);
 		return -EINVAL;
 	}
 	return 0;
@@ -338,7 +339,7 @@ cfg_check_user_agent(char *s, char *why, size_t whylen)
 {
 	if (!printable(s, 128))
 		return why_bad(why, whylen, s,
-			       "a user agent (1 to 128 printable ASCII characters)");
+		               "a user agent (1 to 128 printable ASCII characters)");
 	return 0;
 }
 
@@ -356,12 +357,12 @@ int
 cfg_check_cc_name(char *s, char *why, size_t whylen)
 {
 	static const char name_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					 "0123456789_.-";
+	                                 "0123456789_.-";
 	size_t n = strlen(s);
 
 	if (n < 1 || n > 64 || strspn(s, name_chars) != n)
 		return why_bad(why, whylen, s,
-			       "a valid name (1 to 64 letters, digits, \"_\", \".\" or \"-\")");
+		               "a valid name (1 to 64 letters, digits, \"_\", \".\" or \"-\")");
 	return 0;
 }
 
@@ -374,7 +375,7 @@ cfg_check_org_id(char *s, char *why, size_t whylen)
 		;
 	if ((n != 15 && n != 18) || i != n || strncmp(s, "00D", 3) != 0)
 		return why_bad(why, whylen, s,
-			       "an org id (15 or 18 letters and digits starting with \"00D\")");
+		               "an org id (15 or 18 letters and digits starting with \"00D\")");
 	return 0;
 }
 
@@ -383,8 +384,8 @@ cfg_check_api_name(char *s, char *why, size_t whylen)
 {
 	if (!api_name(s, 80))
 		return why_bad(why, whylen, s,
-			       "a call center API name (a letter, then up to 79 letters, digits "
-			       "or \"_\")");
+		               "a call center API name (a letter, then up to 79 letters, digits "
+		               "or \"_\")");
 	return 0;
 }
 
@@ -394,7 +395,7 @@ cfg_check_base_url(char *s, char *why, size_t whylen)
 {
 	/* RFC 3986 pchar without "%" handling subtleties: unreserved, sub-delims, ":", "@". */
 	static const char path_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					 "0123456789-._~!$&'()*+,;=:@/%";
+	                                 "0123456789-._~!$&'()*+,;=:@/%";
 	const char *p;
 	size_t n;
 
@@ -415,7 +416,7 @@ cfg_check_base_url(char *s, char *why, size_t whylen)
 	}
 	if (*p != '\0' && (*p != '/' || strspn(p, path_chars) != strlen(p)))
 		return why_bad(why, whylen, s,
-			       "a base URL (https://host[:port][/path], no query or fragment)");
+		               "a base URL (https://host[:port][/path], no query or fragment)");
 	n = strlen(s);
 	while (n > 0 && s[n - 1] == '/')
 		s[--n] = '\0';
@@ -457,7 +458,7 @@ cfg_check_e164(char *s, char *why, size_t whylen)
 {
 	if (!e164_valid(s))
 		return why_bad(why, whylen, s,
-			       "an E.164 number (\"+\", then 7 to 15 digits, the first not 0)");
+		               "an E.164 number (\"+\", then 7 to 15 digits, the first not 0)");
 	return 0;
 }
 
@@ -466,12 +467,12 @@ int
 cfg_check_header_name(char *s, char *why, size_t whylen)
 {
 	static const char token_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					  "0123456789-.!%*_+`'~";
+	                                  "0123456789-.!%*_+`'~";
 	size_t n = strlen(s);
 
 	if (n < 1 || n > 64 || strspn(s, token_chars) != n)
 		return why_bad(why, whylen, s,
-			       "a SIP header name (1 to 64 letters, digits or -.!%*_+`'~)");
+		               "a SIP header name (1 to 64 letters, digits or -.!%*_+`'~)");
 	return 0;
 }
 
@@ -480,8 +481,8 @@ cfg_check_field_name(char *s, char *why, size_t whylen)
 {
 	if (!api_name(s, 80))
 		return why_bad(why, whylen, s,
-			       "a field API name (a letter, then up to 79 letters, digits or "
-			       "\"_\")");
+		               "a field API name (a letter, then up to 79 letters, digits or "
+		               "\"_\")");
 	return 0;
 }
 
@@ -490,7 +491,6 @@ cfg_check_provider_name(char *s, char *why, size_t whylen)
 {
 	if (!printable(s, 80))
 		return why_bad(why, whylen, s,
-			       "a provider name (1 to 80 printable ASCII characters)");
+		               "a provider name (1 to 80 printable ASCII characters)");
 	return 0;
 }
-

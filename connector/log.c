@@ -50,9 +50,9 @@ log_msg(enum log_level level, const char *key, const char *fmt, ...)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s%s%s",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		     tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], key ? "[" : "",
-		     key ? key : "", key ? "] " : "");
+	             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	             ts.tv_nsec / 1000000, level_names[level], key ? "[" : "", key ? key : "",
+	             key ? "] " : "");
 	if (n < 0 || (size_t)n >= sizeof line)
 		n = 0;
 	va_start(ap, fmt);

@@ -20,15 +20,15 @@ int log_level_parse(const char *name, enum log_level *ret_level);
 
 /* key: the call's vendorCallKey, or NULL. */
 void log_msg(enum log_level level, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
-#define log_err(key, ...) log_msg(LOG_LVL_ERR, key, __VA_ARGS__)
+#define log_err(key, ...)  log_msg(LOG_LVL_ERR, key, __VA_ARGS__)
 #define log_warn(key, ...) log_msg(LOG_LVL_WARN, key, __VA_ARGS__)
 #define log_info(key, ...) log_msg(LOG_LVL_INFO, key, __VA_ARGS__)
-#define log_debug(key, ...)                                                                \
-	do {                                                                               \
-		if (log_get_level() >= LOG_LVL_DEBUG)                                      \
-			log_msg(LOG_LVL_DEBUG, key, __VA_ARGS__);                          \
+#define log_debug(key, ...)                                                                        \
+	do {                                                                                       \
+		if (log_get_level() >= LOG_LVL_DEBUG)                                              \
+			log_msg(LOG_LVL_DEBUG, key, __VA_ARGS__);                                  \
 	} while (0)
 
 #endif

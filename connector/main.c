@@ -53,11 +53,11 @@ on_timer(uv_timer_t *t)
 
 	if (app->phase == PHASE_GRACE) {
 		log_warn(NULL, "shutdown: %zu call(s) still up after the grace period; hanging up",
-			 calls_active(app->calls));
+		         calls_active(app->calls));
 		start_sip_stop(app);
 	} else if (app->phase == PHASE_DRAIN) {
 		log_err(NULL, "shutdown: %zu Salesforce operation(s) not delivered in time",
-			outbox_pending(app->outbox));
+		        outbox_pending(app->outbox));
 		start_close(app);
 	}
 }
@@ -130,7 +130,7 @@ start_drain(struct app *app)
 {
 	app->phase = PHASE_DRAIN;
 	log_info(NULL, "shutdown: delivering %zu queued Salesforce operation(s)",
-		 outbox_pending(app->outbox));
+	         outbox_pending(app->outbox));
 	uv_timer_start(&app->timer, on_timer, app->cfg->drain_timeout_ms, 0);
 	outbox_when_empty(app->outbox, on_outbox_empty, app);
 }
@@ -150,7 +150,7 @@ on_signal(uv_signal_t *s, int signum)
 
 	if (app->phase == PHASE_RUNNING) {
 		log_info(NULL, "shutdown: signal %d; refusing new calls, %zu call(s) up", signum,
-			 calls_active(app->calls));
+		         calls_active(app->calls));
 		app->phase = PHASE_GRACE;
 		sip_stop_accepting(app->sip);
 		uv_timer_start(&app->timer, on_timer, app->cfg->shutdown_grace_ms, 0);
@@ -211,7 +211,7 @@ run(struct cfg *cfg)
 		goto out_http;
 	/* the outbox reports each operation's fate to the calls */
 	r = outbox_new(&app.loop, cfg, app.http, calls_on_outbox_result, app.calls, &app.outbox,
-		       err, sizeof err);
+	               err, sizeof err);
 	if (r < 0) {
 		log_err(NULL, "startup: %s", err);
 		goto out_calls;
@@ -246,7 +246,7 @@ run(struct cfg *cfg)
 	uv_signal_start(&app.sigint, on_signal, SIGINT);
 
 	log_info(NULL, "scvbridge %s: SIP on %s, %zu contact center(s)", SCVB_VERSION,
-		 cfg->sip_listen, cfg->n_ccs);
+	         cfg->sip_listen, cfg->n_ccs);
 	uv_run(&app.loop, UV_RUN_DEFAULT);
 	log_info(NULL, "scvbridge stopped");
 	calls_free(app.calls);
@@ -276,26 +276,28 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-		"usage: scvbridge -c FILE [--check]\n"
-		"       scvbridge --version | --help\n"
-		"\n"
-		"Bridges SIP calls to Salesforce Voice (Partner Telephony) VoiceCall records.\n"
-		"\n"
-		"  -c, --config FILE  the JSON configuration (see config/README.md)\n"
-		"      --check        validate the configuration and exit (0 = valid)\n"
-		"      --version      print the version and exit\n"
-		"  -h, --help         this text\n"
-		"\n"
-		"Runs in the foreground and logs to stderr. SIGTERM/SIGINT end it cleanly.\n");
+	        "usage: scvbridge -c FILE [--check]\n"
+	        "       scvbridge --version | --help\n"
+	        "\n"
+	        "Bridges SIP calls to Salesforce Voice (Partner Telephony) VoiceCall records.\n"
+	        "\n"
+	        "  -c, --config FILE  the JSON configuration (see config/README.md)\n"
+	        "      --check        validate the configuration and exit (0 = valid)\n"
+	        "      --version      print the version and exit\n"
+	        "  -h, --help         this text\n"
+	        "\n"
+	        "Runs in the foreground and logs to stderr. SIGTERM/SIGINT end it cleanly.\n");
 }
 
 int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
-		{"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	        {"config", required_argument, NULL, 'c'},
+	        {"check", no_argument, NULL, 'k'},
+	        {"version", no_argument, NULL, 'V'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
 	int check = 0, opt;

@@ -15,13 +15,13 @@
 
 /* Retry policy (reference/reliability.md §1.4): full jitter, base 1 s, cap 5 min. */
 #define RETRY_BASE_MS 1000
-#define RETRY_CAP_MS (300 * 1000)
-#define RETRY_MIN_MS 100
+#define RETRY_CAP_MS  (300 * 1000)
+#define RETRY_MIN_MS  100
 /* 401/403: the key or the clock is wrong, not the record: hold the whole center this long. */
 #define AUTH_PAUSE_MS (30 * 1000)
 /* Requests in flight per contact center; the rest wait in its ready queue. */
 #define MAX_IN_FLIGHT_PER_CC 32
-#define CALLQ_BUCKETS 4096
+#define CALLQ_BUCKETS        4096
 
 struct callq;
 
@@ -245,13 +245,13 @@ op_finished(struct outbox *ob, struct op *op, int accepted, const struct scv_htt
 {
 	struct callq *cq = op->cq;
 	struct outbox_result res = {
-		.call_key = cq->key,
-		.kind = op->kind,
-		.accepted = accepted,
-		.status = resp ? resp->status : 0,
-		.body = resp ? resp->body : NULL,
-		.body_len = resp ? resp->body_len : 0,
-		.attempts = op->attempts,
+	        .call_key = cq->key,
+	        .kind = op->kind,
+	        .accepted = accepted,
+	        .status = resp ? resp->status : 0,
+	        .body = resp ? resp->body : NULL,
+	        .body_len = resp ? resp->body_len : 0,
+	        .attempts = op->attempts,
 	};
 
 	if (accepted)
@@ -317,21 +317,21 @@ on_response(const struct scv_http_resp *resp, void *arg)
 	switch (v) {
 	case SCV_DONE:
 		log_debug(key, "outbox: %s accepted (%d) after %u attempt(s)", kind_name(op->kind),
-			  resp->status, op->attempts);
+		          resp->status, op->attempts);
 		op_finished(ob, op, 1, resp);
 		break;
 	case SCV_PERMANENT:
 		log_err(key, "outbox: %s %s refused for good by %s: HTTP %d %.*s", op->method,
-			op->path, cc->cfg->name, resp->status,
-			(int)(resp->body_len > 300 ? 300 : resp->body_len),
-			resp->body ? resp->body : "");
+		        op->path, cc->cfg->name, resp->status,
+		        (int)(resp->body_len > 300 ? 300 : resp->body_len),
+		        resp->body ? resp->body : "");
 		op_finished(ob, op, 0, resp);
 		break;
 	case SCV_AUTH:
 		log_err(key,
-			"outbox: contact center %s answered HTTP %d: check its key, certificate, "
-			"org id, API name and the clock; holding its queue for %d s",
-			cc->cfg->name, resp->status, AUTH_PAUSE_MS / 1000);
+		        "outbox: contact center %s answered HTTP %d: check its key, certificate, "
+		        "org id, API name and the clock; holding its queue for %d s",
+		        cc->cfg->name, resp->status, AUTH_PAUSE_MS / 1000);
 		cc->paused_until_ms = now + AUTH_PAUSE_MS;
 		ob->stats.retries++;
 		schedule(ob, op, cc->paused_until_ms);
@@ -348,10 +348,10 @@ on_response(const struct scv_http_resp *resp, void *arg)
 		delay = backoff_ms(ob, op->attempts, resp->retry_after_s);
 		ob->stats.retries++;
 		log_warn(key, "outbox: %s to %s failed (%s%d%s), attempt %u; retry in %llu ms",
-			 kind_name(op->kind), cc->cfg->name, resp->status ? "HTTP " : "error ",
-			 resp->status ? resp->status : resp->error,
-			 resp->maybe_sent ? ", may have arrived" : "", op->attempts,
-			 (unsigned long long)delay);
+		         kind_name(op->kind), cc->cfg->name, resp->status ? "HTTP " : "error ",
+		         resp->status ? resp->status : resp->error,
+		         resp->maybe_sent ? ", may have arrived" : "", op->attempts,
+		         (unsigned long long)delay);
 		schedule(ob, op, now + delay);
 		break;
 	}
@@ -372,14 +372,14 @@ send_op(struct outbox *ob, struct cc_state *cc, struct op *op)
 	if ((size_t)snprintf(auth, sizeof auth, "Bearer %s", token) >= sizeof auth)
 		return -ENAMETOOLONG;
 	req = (struct scv_http_req){
-		.target = cc->target,
-		.method = op->method,
-		.path = op->path,
-		.authorization = auth,
-		.provider_name = cc->cfg->provider_name,
-		.body = op->body,
-		.body_len = op->body_len,
-		.timeout_ms = cc->cfg->request_timeout_ms,
+	        .target = cc->target,
+	        .method = op->method,
+	        .path = op->path,
+	        .authorization = auth,
+	        .provider_name = cc->cfg->provider_name,
+	        .body = op->body,
+	        .body_len = op->body_len,
+	        .timeout_ms = cc->cfg->request_timeout_ms,
 	};
 	r = scv_http_send(ob->http, &req, on_response, op);
 	if (r < 0)
@@ -410,7 +410,7 @@ dispatch(struct outbox *ob)
 			r = send_op(ob, cc, op);
 			if (r < 0) {
 				log_err(op->cq->key, "outbox: cannot send %s to %s: %s; retrying",
-					kind_name(op->kind), cc->cfg->name, strerror(-r));
+				        kind_name(op->kind), cc->cfg->name, strerror(-r));
 				op->attempts++;
 				schedule(ob, op, now + backoff_ms(ob, op->attempts, -1));
 			}
@@ -423,7 +423,7 @@ dispatch(struct outbox *ob)
 
 int
 outbox_new(uv_loop_t *loop, const struct cfg *cfg, struct scv_http *http, outbox_result_cb cb,
-	   void *arg, struct outbox **ret_outbox, char *err, size_t errlen)
+           void *arg, struct outbox **ret_outbox, char *err, size_t errlen)
 {
 	struct outbox *ob;
 	int r;
@@ -450,12 +450,14 @@ outbox_new(uv_loop_t *loop, const struct cfg *cfg, struct scv_http *http, outbox
 
 		cc->cfg = c;
 		r = scv_signer_new(c->private_key_file, c->org_id, c->call_center_api_name,
-				   c->jwt_mode == CFG_JWT_PER_REQUEST, &cc->signer, why, sizeof why);
+		                   c->jwt_mode == CFG_JWT_PER_REQUEST, &cc->signer, why,
+		                   sizeof why);
 		if (r < 0) {
 			snprintf(err, errlen, "contact center %s: %s", c->name, why);
 			goto out_free;
 		}
-		r = scv_http_target_add(http, c->base_url, c->ca_file, &cc->target, why, sizeof why);
+		r = scv_http_target_add(http, c->base_url, c->ca_file, &cc->target, why,
+		                        sizeof why);
 		if (r < 0) {
 			snprintf(err, errlen, "contact center %s: %s", c->name, why);
 			goto out_free;
@@ -500,7 +502,7 @@ callq_get(struct outbox *ob, const char *key, size_t cc)
 
 int
 outbox_submit(struct outbox *ob, size_t cc_index, const char *call_key, enum outbox_kind kind,
-	      const char *method, const char *path, char *body)
+              const char *method, const char *path, char *body)
 {
 	struct callq *cq;
 	struct op *op;
@@ -587,7 +589,7 @@ outbox_free(struct outbox *ob)
 		return;
 	if (ob->pending)
 		log_err(NULL, "outbox: %zu operation(s) still pending at exit are lost",
-			ob->pending);
+		        ob->pending);
 	for (size_t i = 0; i < CALLQ_BUCKETS; i++) {
 		while (ob->buckets[i]) {
 			struct callq *cq = ob->buckets[i];

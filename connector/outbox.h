@@ -42,17 +42,16 @@ struct outbox_result {
 typedef void (*outbox_result_cb)(const struct outbox_result *res, void *arg);
 
 /* The contact centers' clients (JWT signers, HTTP targets) are made here from cfg. */
-int outbox_new(uv_loop_t *loop, const struct cfg *cfg, struct scv_http *http,
-	       outbox_result_cb cb, void *arg, struct outbox **ret_outbox, char *err,
-	       size_t errlen);
+int outbox_new(uv_loop_t *loop, const struct cfg *cfg, struct scv_http *http, outbox_result_cb cb,
+               void *arg, struct outbox **ret_outbox, char *err, size_t errlen);
 
 /*
  * Queues an operation. body is taken over (malloc'd JSON text, freed by the outbox).
  * path is relative to the contact center's base URL, e.g. "/voiceCalls".
  * 0, or -ENOMEM (body freed).
  */
-int outbox_submit(struct outbox *ob, size_t cc_index, const char *call_key,
-		  enum outbox_kind kind, const char *method, const char *path, char *body);
+int outbox_submit(struct outbox *ob, size_t cc_index, const char *call_key, enum outbox_kind kind,
+                  const char *method, const char *path, char *body);
 
 /* Operations not yet accepted or refused. */
 size_t outbox_pending(const struct outbox *ob);

@@ -16,9 +16,9 @@
 
 #include <jansson.h>
 
-#define MAX_RESPONSE (64 * 1024)
+#define MAX_RESPONSE           (64 * 1024)
 #define MAX_RECORDING_LOCATION 1000 /* characters [PT-REC] */
-#define MAX_ID 64                   /* Salesforce ids are 15 or 18 characters */
+#define MAX_ID                 64   /* Salesforce ids are 15 or 18 characters */
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when invalid. */
 static size_t
@@ -213,7 +213,7 @@ scv_body_update(const struct scv_update *u)
 		if (json_object_set_new(o, "disconnectReason", reason) != 0 ||
 		    set_str(reason, "value", u->disconnect_value) != 0 ||
 		    json_object_set_new(reason, "isError", json_boolean(u->disconnect_is_error)) !=
-			    0)
+		            0)
 			goto fail;
 	}
 	if (u->has_holds && set_int(o, "numberOfHolds", u->number_of_holds) != 0)
@@ -302,7 +302,7 @@ scv_iso8601(long long ts_us, char out[32])
 		return;
 	}
 	snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(us / 1000));
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(us / 1000));
 	memcpy(out, buf, 24); /* "YYYY-MM-DDTHH:MM:SS.mmmZ", the range checked above */
 	out[24] = '\0';
 }

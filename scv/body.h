@@ -12,11 +12,11 @@
 struct scv_create {
 	const char *call_center_api_name;
 	const char *vendor_call_key;
-	const char *to;                /* dialled number (E.164) */
-	const char *from;              /* caller (E.164 where it parses) */
-	const char *initiation_method; /* "Inbound" | "Transfer" */
-	const char *start_time;        /* ISO-8601 UTC, e.g. "2026-01-15T10:00:00Z" */
-	const char *participant_key;   /* END_USER participantKey (the caller) */
+	const char *to;                   /* dialled number (E.164) */
+	const char *from;                 /* caller (E.164 where it parses) */
+	const char *initiation_method;    /* "Inbound" | "Transfer" */
+	const char *start_time;           /* ISO-8601 UTC, e.g. "2026-01-15T10:00:00Z" */
+	const char *participant_key;      /* END_USER participantKey (the caller) */
 	const char *parent_voice_call_id; /* Transfer only; NULL otherwise */
 	const char *queue;                /* Transfer only; NULL otherwise */
 	/* callAttributes: sent as a JSON *string* holding an object; omitted when n_attrs == 0 */
@@ -29,16 +29,16 @@ char *scv_body_create(const struct scv_create *c);
 
 /* disconnectReason values used by the bridge */
 #define SCV_DISCONNECT_CUSTOMER "CUSTOMER_DISCONNECT"
-#define SCV_DISCONNECT_AGENT "AGENT_DISCONNECT"
-#define SCV_DISCONNECT_TELECOM "TELECOM_PROBLEM"
-#define SCV_DISCONNECT_OTHER "OTHER"
+#define SCV_DISCONNECT_AGENT    "AGENT_DISCONNECT"
+#define SCV_DISCONNECT_TELECOM  "TELECOM_PROBLEM"
+#define SCV_DISCONNECT_OTHER    "OTHER"
 
 /* PATCH /voiceCalls/{key} (the closing update: isActiveCall is never sent, so it closes) */
 struct scv_update {
-	const char *start_time;  /* required */
-	const char *end_time;    /* required */
-	const char *accept_time; /* only when the call was answered; NULL = omitted */
-	const char *disconnect_value;   /* NULL = no disconnectReason */
+	const char *start_time;       /* required */
+	const char *end_time;         /* required */
+	const char *accept_time;      /* only when the call was answered; NULL = omitted */
+	const char *disconnect_value; /* NULL = no disconnectReason */
 	int disconnect_is_error;
 	/* hold figures: numberOfHolds is sent when has_holds; the durations only with a recording */
 	int has_holds;

@@ -31,7 +31,7 @@ struct scv_signer {
 };
 
 static const char b64url_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* Characters in the base64url text of len bytes. */
 static size_t
@@ -81,8 +81,8 @@ uuid4(char out[37])
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
 	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-		 b[13], b[14], b[15]);
+	         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+	         b[13], b[14], b[15]);
 	return 0;
 }
 
@@ -124,13 +124,13 @@ load_rsa_key(const char *path, EVP_PKEY **ret_key, char *err, size_t errlen)
 	if (!S_ISREG(st.st_mode)) {
 		rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 		snprintf(err, errlen, "cannot read %s: %s", path,
-			 rc == -EISDIR ? strerror(EISDIR) : "not a regular file");
+		         rc == -EISDIR ? strerror(EISDIR) : "not a regular file");
 		goto out_close;
 	}
 	if (st.st_size > MAX_KEY_FILE) {
 		rc = -EINVAL;
 		snprintf(err, errlen, "%s: not a PEM private key (%lld bytes)", path,
-			 (long long)st.st_size);
+		         (long long)st.st_size);
 		goto out_close;
 	}
 	key = PEM_read_PrivateKey(f, NULL, no_passphrase, &encrypted);
@@ -139,9 +139,9 @@ load_rsa_key(const char *path, EVP_PKEY **ret_key, char *err, size_t errlen)
 		rc = -EINVAL;
 		if (encrypted)
 			snprintf(err, errlen,
-				 "%s: private key is encrypted; a key without pass phrase is "
-				 "required",
-				 path);
+			         "%s: private key is encrypted; a key without pass phrase is "
+			         "required",
+			         path);
 		else
 			snprintf(err, errlen, "%s: not a PEM private key", path);
 		goto out_close;
@@ -150,14 +150,14 @@ load_rsa_key(const char *path, EVP_PKEY **ret_key, char *err, size_t errlen)
 		const char *type = EVP_PKEY_get0_type_name(key);
 		rc = -EINVAL;
 		snprintf(err, errlen, "%s: not an RSA private key (%s)", path,
-			 type ? type : "unknown type");
+		         type ? type : "unknown type");
 		goto out_free_key;
 	}
 	bits = EVP_PKEY_get_bits(key);
 	if (bits < MIN_RSA_BITS) {
 		rc = -EINVAL;
 		snprintf(err, errlen, "%s: RSA key has %d bits; at least %d required", path, bits,
-			 MIN_RSA_BITS);
+		         MIN_RSA_BITS);
 		goto out_free_key;
 	}
 	fclose(f);
@@ -186,14 +186,14 @@ scv_key_check(const char *path, char *err, size_t errlen)
 
 int
 scv_signer_new(const char *key_path, const char *iss, const char *sub, int per_request_jti,
-	       struct scv_signer **ret_signer, char *err, size_t errlen)
+               struct scv_signer **ret_signer, char *err, size_t errlen)
 {
 	struct scv_signer *s;
 	int rc;
 
 	if (!iss || !*iss || !sub || !*sub) {
 		snprintf(err, errlen, "JWT %s is empty",
-			 !iss || !*iss ? "iss (org id)" : "sub (call center API name)");
+		         !iss || !*iss ? "iss (org id)" : "sub (call center API name)");
 		return -EINVAL;
 	}
 	s = calloc(1, sizeof *s);
@@ -227,7 +227,7 @@ claims_json(const struct scv_signer *s, int64_t iat, const char *jti)
 	char *text;
 
 	o = json_pack("{s:s, s:s, s:I, s:I}", "iss", s->iss, "sub", s->sub, "iat", (json_int_t)iat,
-		      "exp", (json_int_t)(iat + SCV_JWT_LIFETIME_S));
+	              "exp", (json_int_t)(iat + SCV_JWT_LIFETIME_S));
 	if (!o)
 		return NULL;
 	if (jti && json_object_set_new(o, "jti", json_string(jti)) != 0) {

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SCV_JWT_LIFETIME_S 300
+#define SCV_JWT_LIFETIME_S       300
 #define SCV_JWT_REFRESH_MARGIN_S 60
 
 struct scv_signer;
@@ -27,7 +27,7 @@ int scv_key_check(const char *path, char *err, size_t errlen);
 
 /* Loads the key. per_request_jti: 0 = reuse mode, 1 = a fresh token and jti per request. */
 int scv_signer_new(const char *key_path, const char *iss, const char *sub, int per_request_jti,
-		   struct scv_signer **ret_signer, char *err, size_t errlen);
+                   struct scv_signer **ret_signer, char *err, size_t errlen);
 
 /*
  * A token valid at `now` (seconds since the epoch). The returned string is owned by the

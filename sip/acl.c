@@ -93,7 +93,8 @@ sip_acl_match(const struct sip_acl *acl, const struct sockaddr *sa)
 		memcpy(addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
 		family = AF_INET;
 	} else if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+		const struct in6_addr *a6 =
+		        &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
 		if (IN6_IS_ADDR_V4MAPPED(a6)) {
 			memcpy(addr, &a6->s6_addr[12], 4);
 			family = AF_INET;

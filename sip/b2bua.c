@@ -77,7 +77,7 @@ post_simple(struct sip *sip, struct sip_call *call, enum sip_event_type type, in
 
 	if (!ev) {
 		log_err(NULL, "sip: out of memory; event %d of call %llu lost", (int)type,
-			(unsigned long long)call->id);
+		        (unsigned long long)call->id);
 		return;
 	}
 	ev->status = status;
@@ -97,7 +97,7 @@ call_ended(struct sip *sip, struct sip_call *call, enum sip_end_cause cause, int
 	ev = event_new(SIP_EV_ENDED, call->id);
 	if (!ev) {
 		log_err(NULL, "sip: out of memory; end of call %llu lost",
-			(unsigned long long)call->id);
+		        (unsigned long long)call->id);
 		return;
 	}
 	ev->cause = cause;
@@ -163,10 +163,10 @@ addr_text(const struct sockaddr *sa)
 
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf,
-			  sizeof buf);
+		          sizeof buf);
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-			  buf, sizeof buf);
+		          buf, sizeof buf);
 	else
 		snprintf(buf, sizeof buf, "?");
 	return strdup(buf);
@@ -303,7 +303,7 @@ on_new_invite(struct sip *sip, nua_t *nua, nua_handle_t *nh, sip_t const *msg)
 	}
 	if (sip->n_calls >= sip->max_calls) {
 		log_warn(NULL, "sip: %u calls up (max_calls); new INVITE refused (503)",
-			 sip->n_calls);
+		         sip->n_calls);
 		refuse(nua, nh, 503, "Service Unavailable");
 		return;
 	}
@@ -329,7 +329,8 @@ on_new_invite(struct sip *sip, nua_t *nua, nua_handle_t *nh, sip_t const *msg)
 	if (pai && strlen(pai) <= SIP_MAX_HEADER_VALUE &&
 	    asprintf(&call->pai, "P-Asserted-Identity: %s", pai) < 0)
 		call->pai = NULL;
-	if ((is_sdp(msg) && !call->sdp) || !call->from_str || fill_incoming(sip, ev, msg, ai->ai_addr) < 0)
+	if ((is_sdp(msg) && !call->sdp) || !call->from_str ||
+	    fill_incoming(sip, ev, msg, ai->ai_addr) < 0)
 		goto out_oom;
 
 	nua_handle_bind(nh, &call->a);
@@ -424,8 +425,8 @@ on_agent_invite_response(struct sip *sip, struct sip_call *call, int status, sip
 	if (status < 200) {
 		if (a->nh && !a->terminated)
 			nua_respond(a->nh, status, static_phrase(status),
-				    TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-				    TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
+			            TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+			            TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
 		if (call->state == CALL_CALLING)
 			call->state = CALL_EARLY;
 		post_simple(sip, call, SIP_EV_PROGRESS, status);
@@ -439,8 +440,8 @@ on_agent_invite_response(struct sip *sip, struct sip_call *call, int status, sip
 		if (a->nh && !a->terminated) {
 			a->answered = 1;
 			nua_respond(a->nh, status, static_phrase(status),
-				    TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-				    TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
+			            TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+			            TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
 		}
 		post_simple(sip, call, SIP_EV_ANSWERED, status);
 	} else {
@@ -458,7 +459,7 @@ on_agent_invite_response(struct sip *sip, struct sip_call *call, int status, sip
 
 void
 b2bua_callback(nua_event_t event, int status, nua_t *nua, struct sip *sip, nua_handle_t *nh,
-	       struct sip_leg *leg, sip_t const *msg, tagi_t tags[])
+               struct sip_leg *leg, sip_t const *msg, tagi_t tags[])
 {
 	struct sip_call *call = leg ? leg->call : NULL;
 
@@ -472,7 +473,7 @@ b2bua_callback(nua_event_t event, int status, nua_t *nua, struct sip *sip, nua_h
 		} else {
 			/* Mid-call offers (hold, refresh) are relayed in a later version. */
 			nua_respond(nh, 488, "Not Acceptable Here", NUTAG_WITH_THIS(nua),
-				    TAG_END());
+			            TAG_END());
 		}
 		return;
 
@@ -500,7 +501,7 @@ b2bua_callback(nua_event_t event, int status, nua_t *nua, struct sip *sip, nua_h
 			char *sdp = sdp_of(msg);
 			if (sdp) {
 				nua_ack(call->b.nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-					SIPTAG_PAYLOAD_STR(sdp), TAG_END());
+				        SIPTAG_PAYLOAD_STR(sdp), TAG_END());
 				free(sdp);
 			}
 		} else if (call && leg->is_caller && !call->sdp && call->b.nh) {
@@ -550,13 +551,12 @@ forward(struct sip *sip, struct sip_call *call, struct sip_cmd *cmd)
 	call->b.nh = nh;
 	call->state = CALL_CALLING;
 	nua_invite(nh, NUTAG_URL(cmd->target), SIPTAG_TO_STR(cmd->target),
-		   SIPTAG_FROM_STR(call->from_str),
-		   TAG_IF(call->pai, SIPTAG_HEADER_STR(call->pai)),
-		   TAG_IF(call->sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-		   TAG_IF(call->sdp, SIPTAG_PAYLOAD_STR(call->sdp)),
-		   TAG_IF(cmd->headers && cmd->headers[0], SIPTAG_HEADER_STR(cmd->headers)),
-		   /* late offer: the agent's ACK must carry the caller's answer */
-		   NUTAG_AUTOACK(call->sdp != NULL), TAG_END());
+	           SIPTAG_FROM_STR(call->from_str), TAG_IF(call->pai, SIPTAG_HEADER_STR(call->pai)),
+	           TAG_IF(call->sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+	           TAG_IF(call->sdp, SIPTAG_PAYLOAD_STR(call->sdp)),
+	           TAG_IF(cmd->headers && cmd->headers[0], SIPTAG_HEADER_STR(cmd->headers)),
+	           /* late offer: the agent's ACK must carry the caller's answer */
+	           NUTAG_AUTOACK(call->sdp != NULL), TAG_END());
 	post_simple(sip, call, SIP_EV_FORWARDED, 0);
 }
 

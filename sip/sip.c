@@ -78,7 +78,7 @@ on_async(uv_async_t *handle)
 
 static void
 nua_callback(nua_event_t event, int status, char const *phrase, nua_t *nua, struct sip *sip,
-	     nua_handle_t *nh, struct sip_leg *leg, sip_t const *msg, tagi_t tags[])
+             nua_handle_t *nh, struct sip_leg *leg, sip_t const *msg, tagi_t tags[])
 {
 	if (event == nua_r_shutdown) {
 		if (status >= 200)
@@ -174,16 +174,16 @@ sip_thread(void *arg)
 	/* nua's stack and its callbacks share this one thread. */
 	su_root_threading(sip->root, 0);
 	sip->nua = nua_create(sip->root, nua_callback, sip, NUTAG_URL(sip->listen_url),
-			      NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0),
-			      NUTAG_ENABLEMESSAGE(0), NUTAG_ENABLEINVITE(1),
-			      SIPTAG_USER_AGENT_STR(sip->user_agent),
-			      SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS"),
-			      /* large INVITEs stay on UDP rather than switching to TCP */
-			      NTATAG_UDP_MTU(65535), TAG_END());
+	                      NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0),
+	                      NUTAG_ENABLEMESSAGE(0), NUTAG_ENABLEINVITE(1),
+	                      SIPTAG_USER_AGENT_STR(sip->user_agent),
+	                      SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS"),
+	                      /* large INVITEs stay on UDP rather than switching to TCP */
+	                      NTATAG_UDP_MTU(65535), TAG_END());
 	if (!sip->nua) {
 		snprintf(why, sizeof why,
-			 "cannot listen on %s (address in use, not local, or a bad URI)",
-			 sip->listen_url);
+		         "cannot listen on %s (address in use, not local, or a bad URI)",
+		         sip->listen_url);
 		su_root_destroy(sip->root);
 		sip->root = NULL;
 		su_deinit();
@@ -244,7 +244,7 @@ on_async_closed(uv_handle_t *handle)
 
 int
 sip_start(uv_loop_t *loop, const struct sip_config *config, sip_event_cb cb, void *arg,
-	  struct sip **ret_sip, char *err, size_t errlen)
+          struct sip **ret_sip, char *err, size_t errlen)
 {
 	struct sip *sip;
 	int r;
@@ -333,7 +333,7 @@ dup_or_null(const char *s, int *oom)
 
 int
 sip_forward(struct sip *sip, uint64_t call_id, const char *target_uri,
-	    const char *const *extra_headers)
+            const char *const *extra_headers)
 {
 	struct sip_cmd cmd = {.kind = SIP_CMD_FORWARD, .call_id = call_id};
 	size_t len = 1;

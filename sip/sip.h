@@ -20,16 +20,17 @@
 #include <uv.h>
 
 /* Limits at the edge. Longer values are refused (INVITE: 400) or truncated as stated. */
-#define SIP_MAX_HEADER_VALUE 1024 /* captured header values: longer ones are dropped */
+#define SIP_MAX_HEADER_VALUE    1024 /* captured header values: longer ones are dropped */
 #define SIP_MAX_CAPTURE_HEADERS 32
 
 enum sip_event_type {
-	SIP_EV_INCOMING = 1, /* a new INVITE from a trusted peer: route it (sip_forward/sip_reject) */
-	SIP_EV_FORWARDED,    /* the agent-leg INVITE has left: ts_us is the post-dial instant */
-	SIP_EV_PROGRESS,     /* a 18x from the agent side was relayed to the caller */
-	SIP_EV_ANSWERED,     /* a 2xx from the agent side was relayed to the caller */
-	SIP_EV_ENDED,        /* the call is over; no more events for this id */
-	SIP_EV_STOPPED,      /* sip_shutdown() finished; call sip_free() */
+	SIP_EV_INCOMING =
+	        1,        /* a new INVITE from a trusted peer: route it (sip_forward/sip_reject) */
+	SIP_EV_FORWARDED, /* the agent-leg INVITE has left: ts_us is the post-dial instant */
+	SIP_EV_PROGRESS,  /* a 18x from the agent side was relayed to the caller */
+	SIP_EV_ANSWERED,  /* a 2xx from the agent side was relayed to the caller */
+	SIP_EV_ENDED,     /* the call is over; no more events for this id */
+	SIP_EV_STOPPED,   /* sip_shutdown() finished; call sip_free() */
 };
 
 /* Why a call ended (SIP_EV_ENDED). */
@@ -52,18 +53,18 @@ struct sip_header {
 struct sip_event {
 	enum sip_event_type type;
 	uint64_t call_id;
-	int64_t ts_us;   /* CLOCK_REALTIME when the SIP thread saw it, microseconds */
-	int status;      /* PROGRESS/ANSWERED: the response status; ENDED: final status or 0 */
+	int64_t ts_us; /* CLOCK_REALTIME when the SIP thread saw it, microseconds */
+	int status;    /* PROGRESS/ANSWERED: the response status; ENDED: final status or 0 */
 	enum sip_end_cause cause; /* ENDED */
 
 	/* INCOMING only; strings are NUL-terminated, NULL when absent. */
-	char *sip_call_id;  /* caller leg's Call-ID */
-	char *src_addr;     /* peer IP address, text */
-	char *ruri_user;    /* user part of the Request-URI (or tel: number) */
-	char *to_user;      /* user part of To */
-	char *from_user;    /* user part of From */
-	char *from_display; /* display name of From */
-	char *pai_user;     /* user part of the first P-Asserted-Identity, if any */
+	char *sip_call_id;          /* caller leg's Call-ID */
+	char *src_addr;             /* peer IP address, text */
+	char *ruri_user;            /* user part of the Request-URI (or tel: number) */
+	char *to_user;              /* user part of To */
+	char *from_user;            /* user part of From */
+	char *from_display;         /* display name of From */
+	char *pai_user;             /* user part of the first P-Asserted-Identity, if any */
 	struct sip_header *headers; /* captured headers present in the INVITE */
 	size_t n_headers;
 
@@ -73,13 +74,13 @@ struct sip_event {
 void sip_event_free(struct sip_event *ev);
 
 struct sip_config {
-	const char *listen_url;               /* NUTAG_URL, e.g. "sip:127.0.0.1:5070" */
-	const char *const *trusted_peers;     /* addresses or CIDR prefixes; others get 403 */
+	const char *listen_url;           /* NUTAG_URL, e.g. "sip:127.0.0.1:5070" */
+	const char *const *trusted_peers; /* addresses or CIDR prefixes; others get 403 */
 	size_t n_trusted_peers;
-	const char *const *capture_headers;   /* header names copied into SIP_EV_INCOMING */
+	const char *const *capture_headers; /* header names copied into SIP_EV_INCOMING */
 	size_t n_capture_headers;
 	const char *user_agent;
-	unsigned max_calls;                   /* beyond: 503 */
+	unsigned max_calls; /* beyond: 503 */
 };
 
 struct sip;
@@ -92,14 +93,14 @@ typedef void (*sip_event_cb)(struct sip_event *ev, void *arg);
  * or a negative errno-style code (-EADDRINUSE, -EINVAL for a bad URL...) with a reason in err.
  */
 int sip_start(uv_loop_t *loop, const struct sip_config *config, sip_event_cb cb, void *arg,
-	      struct sip **ret_sip, char *err, size_t errlen);
+              struct sip **ret_sip, char *err, size_t errlen);
 
 /*
  * Commands. They return 0 when queued (or -ENOMEM); the outcome arrives as events.
  * extra_headers: NULL-terminated array of complete "Name: value" lines for the agent-leg INVITE.
  */
 int sip_forward(struct sip *sip, uint64_t call_id, const char *target_uri,
-		const char *const *extra_headers);
+                const char *const *extra_headers);
 /* The response carries the standard reason phrase for status. */
 int sip_reject(struct sip *sip, uint64_t call_id, int status);
 int sip_hangup(struct sip *sip, uint64_t call_id);

@@ -15,9 +15,9 @@ struct sip_leg;
 struct sip_cmd;
 
 #define SU_ROOT_MAGIC_T struct sip
-#define NUA_MAGIC_T struct sip
-#define NUA_HMAGIC_T struct sip_leg
-#define SU_MSG_ARG_T struct sip_cmd
+#define NUA_MAGIC_T     struct sip
+#define NUA_HMAGIC_T    struct sip_leg
+#define SU_MSG_ARG_T    struct sip_cmd
 
 #include <sofia-sip/nua.h>
 #include <sofia-sip/nua_tag.h>
@@ -64,7 +64,7 @@ struct sip_leg {
 struct sip_call {
 	uint64_t id;
 	enum sip_call_state state;
-	int ended; /* SIP_EV_ENDED emitted */
+	int ended;        /* SIP_EV_ENDED emitted */
 	struct sip_leg a; /* caller side */
 	struct sip_leg b; /* agent side; b.nh NULL until forwarded */
 	char *from_str;   /* caller's From without tag, for the agent leg */
@@ -120,9 +120,8 @@ void sip_post(struct sip *sip, struct sip_event *ev);
 int64_t sip_now_us(void);
 
 /* b2bua.c (sofia thread) */
-void b2bua_callback(nua_event_t event, int status, nua_t *nua, struct sip *sip,
-		    nua_handle_t *nh, struct sip_leg *leg, sip_t const *msg,
-		    tagi_t tags[]);
+void b2bua_callback(nua_event_t event, int status, nua_t *nua, struct sip *sip, nua_handle_t *nh,
+                    struct sip_leg *leg, sip_t const *msg, tagi_t tags[]);
 void b2bua_command(struct sip *sip, struct sip_cmd *cmd);
 /* Ends every call (SIP_EV_ENDED with SIP_END_LOCAL_HANGUP) before nua_shutdown(). */
 void b2bua_end_all(struct sip *sip);

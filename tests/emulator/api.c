@@ -12,7 +12,7 @@
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Our documented choice: Salesforce publishes no maximum for vendorCallKey (§11.7). */
-#define MAX_VENDOR_CALL_KEY 255
+#define MAX_VENDOR_CALL_KEY    255
 #define MAX_RECORDING_LOCATION 1000 /* [PT-REC] */
 
 static const char *const initiation_methods[] = {"Inbound", "Transfer", NULL};
@@ -23,23 +23,23 @@ static const char *const end_user[] = {"END_USER", NULL};
 
 /* §4.1 */
 static const struct emu_field create_fields[] = {
-	{"callCenterApiName", EMU_F_NONEMPTY, true},
-	{"vendorCallKey", EMU_F_NONEMPTY, true, MAX_VENDOR_CALL_KEY},
-	{"to", EMU_F_NONEMPTY, true},
-	{"from", EMU_F_NONEMPTY, true},
-	{"initiationMethod", EMU_F_ENUM, true, 0, initiation_methods},
-	{"startTime", EMU_F_ISO, true},
-	{"participants", EMU_F_ARRAY, true},
-	{"parentVoiceCallId", EMU_F_NONEMPTY, false},
-	{"queue", EMU_F_STRING, false},
-	{"callOrigin", EMU_F_ENUM, false, 0, call_origins},
-	{"callSubtype", EMU_F_ENUM, false, 0, call_subtypes},
-	{"callAttributes", EMU_F_JSON_OBJ_STRING, false},
+        {"callCenterApiName", EMU_F_NONEMPTY, true},
+        {"vendorCallKey", EMU_F_NONEMPTY, true, MAX_VENDOR_CALL_KEY},
+        {"to", EMU_F_NONEMPTY, true},
+        {"from", EMU_F_NONEMPTY, true},
+        {"initiationMethod", EMU_F_ENUM, true, 0, initiation_methods},
+        {"startTime", EMU_F_ISO, true},
+        {"participants", EMU_F_ARRAY, true},
+        {"parentVoiceCallId", EMU_F_NONEMPTY, false},
+        {"queue", EMU_F_STRING, false},
+        {"callOrigin", EMU_F_ENUM, false, 0, call_origins},
+        {"callSubtype", EMU_F_ENUM, false, 0, call_subtypes},
+        {"callAttributes", EMU_F_JSON_OBJ_STRING, false},
 };
 
 static const struct emu_field participant_fields[] = {
-	{"participantKey", EMU_F_NONEMPTY, true},
-	{"type", EMU_F_ENUM, true, 0, end_user},
+        {"participantKey", EMU_F_NONEMPTY, true},
+        {"type", EMU_F_ENUM, true, 0, end_user},
 };
 
 /*
@@ -47,47 +47,47 @@ static const struct emu_field participant_fields[] = {
  * sends them on this endpoint (§4.2 "Extra fields"), so Salesforce evidently accepts them.
  */
 static const struct emu_field update_fields[] = {
-	{"startTime", EMU_F_ISO, false},
-	{"endTime", EMU_F_ISO, false},
-	{"enqueueTime", EMU_F_ISO, false},
-	{"acceptTime", EMU_F_ISO_OR_EMPTY, false},
-	{"totalHoldDuration", EMU_F_UINT32, false},
-	{"longestHoldDuration", EMU_F_UINT32, false},
-	{"numberOfHolds", EMU_F_UINT32, false},
-	{"agentInteractionDuration", EMU_F_UINT32, false},
-	{"totalRecordingDuration", EMU_F_UINT32, false},
-	{"recordingLocation", EMU_F_NONEMPTY, false, MAX_RECORDING_LOCATION},
-	{"queue", EMU_F_STRING, false},
-	{"agent", EMU_F_STRING, false},
-	{"callOrigin", EMU_F_ENUM, false, 0, call_origins},
-	{"fromNumber", EMU_F_STRING, false},
-	{"callAttributes", EMU_F_JSON_OBJ_STRING, false},
-	{"isActiveCall", EMU_F_BOOL, false},
-	{"disconnectReason", EMU_F_OBJECT, false},
-	{"toNumber", EMU_F_STRING, false},
-	{"parentCallIdentifier", EMU_F_STRING, false},
-	{"initiationMethod", EMU_F_STRING, false},
-	{"callSubType", EMU_F_STRING, false},
+        {"startTime", EMU_F_ISO, false},
+        {"endTime", EMU_F_ISO, false},
+        {"enqueueTime", EMU_F_ISO, false},
+        {"acceptTime", EMU_F_ISO_OR_EMPTY, false},
+        {"totalHoldDuration", EMU_F_UINT32, false},
+        {"longestHoldDuration", EMU_F_UINT32, false},
+        {"numberOfHolds", EMU_F_UINT32, false},
+        {"agentInteractionDuration", EMU_F_UINT32, false},
+        {"totalRecordingDuration", EMU_F_UINT32, false},
+        {"recordingLocation", EMU_F_NONEMPTY, false, MAX_RECORDING_LOCATION},
+        {"queue", EMU_F_STRING, false},
+        {"agent", EMU_F_STRING, false},
+        {"callOrigin", EMU_F_ENUM, false, 0, call_origins},
+        {"fromNumber", EMU_F_STRING, false},
+        {"callAttributes", EMU_F_JSON_OBJ_STRING, false},
+        {"isActiveCall", EMU_F_BOOL, false},
+        {"disconnectReason", EMU_F_OBJECT, false},
+        {"toNumber", EMU_F_STRING, false},
+        {"parentCallIdentifier", EMU_F_STRING, false},
+        {"initiationMethod", EMU_F_STRING, false},
+        {"callSubType", EMU_F_STRING, false},
 };
 
 static const struct emu_field disconnect_fields[] = {
-	{"value", EMU_F_STRING, true},
-	{"isError", EMU_F_BOOL, true},
+        {"value", EMU_F_STRING, true},
+        {"isError", EMU_F_BOOL, true},
 };
 
 /* §4.5; transferTarget and flowName are undocumented but sent by Salesforce's own clients. */
 static const struct emu_field omniflow_fields[] = {
-	{"dialedNumber", EMU_F_NONEMPTY, true},
-	{"flowDevName", EMU_F_STRING, false},
-	{"fallbackQueue", EMU_F_STRING, false},
-	{"flowInputParameters", EMU_F_OBJ_OR_STRING, false},
-	{"transferTarget", EMU_F_STRING, false},
-	{"flowName", EMU_F_STRING, false},
+        {"dialedNumber", EMU_F_NONEMPTY, true},
+        {"flowDevName", EMU_F_STRING, false},
+        {"fallbackQueue", EMU_F_STRING, false},
+        {"flowInputParameters", EMU_F_OBJ_OR_STRING, false},
+        {"transferTarget", EMU_F_STRING, false},
+        {"flowName", EMU_F_STRING, false},
 };
 
 /* The fields of a create or update that require recordingLocation (§4.2). */
 static const char *const needs_recording[] = {"totalHoldDuration", "agentInteractionDuration",
-					      "totalRecordingDuration"};
+                                              "totalRecordingDuration"};
 
 void
 emu_api_reply_invalid(struct emu_reply *reply, json_t *errs)
@@ -108,7 +108,7 @@ emu_api_body_object(const struct emu_req *req, struct emu_reply *reply)
 	j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!j) {
 		emu_reply_error(reply, 400, "JSON_PARSER_ERROR", "body is not valid JSON: %s",
-				jerr.text);
+		                jerr.text);
 		return NULL;
 	}
 	if (!json_is_object(j)) {
@@ -128,22 +128,21 @@ check_participants(json_t *participants, json_t *errs)
 		return; /* already reported by the table */
 	if (json_array_size(participants) == 0) {
 		emu_err_add(errs, "INVALID_FIELD", "participants",
-			    "participants must hold one END_USER participant");
+		            "participants must hold one END_USER participant");
 		return;
 	}
 	/* Salesforce uses the first participant only (§4.1). */
 	p0 = json_array_get(participants, 0);
 	if (!json_is_object(p0)) {
 		emu_err_add(errs, "INVALID_FIELD", "participants[0]",
-			    "participants[0] must be an object");
+		            "participants[0] must be an object");
 		return;
 	}
 	emu_validate(p0, participant_fields, COUNT(participant_fields), "participants[0].", errs);
 }
 
 static void
-create(const struct emu_req *req, const struct emu_cc *cc, int64_t now_ms,
-       struct emu_reply *reply)
+create(const struct emu_req *req, const struct emu_cc *cc, int64_t now_ms, struct emu_reply *reply)
 {
 	json_t *body = emu_api_body_object(req, reply), *errs, *v;
 	const char *key, *method, *parent_id;
@@ -159,22 +158,22 @@ create(const struct emu_req *req, const struct emu_cc *cc, int64_t now_ms,
 	v = json_object_get(body, "callCenterApiName");
 	if (json_is_string(v) && strcmp(json_string_value(v), cc->name) != 0)
 		emu_err_add(errs, "INVALID_FIELD", "callCenterApiName",
-			    "callCenterApiName %s does not match the token's call center %s",
-			    json_string_value(v), cc->name);
+		            "callCenterApiName %s does not match the token's call center %s",
+		            json_string_value(v), cc->name);
 	method = json_string_value(json_object_get(body, "initiationMethod"));
 	parent_id = json_string_value(json_object_get(body, "parentVoiceCallId"));
 	if (method && strcmp(method, "Transfer") == 0) {
 		if (!json_object_get(body, "parentVoiceCallId"))
 			emu_err_add(errs, "INVALID_FIELD", "parentVoiceCallId",
-				    "initiationMethod Transfer requires parentVoiceCallId");
+			            "initiationMethod Transfer requires parentVoiceCallId");
 		else if (parent_id && !(parent = emu_store_resolve(cc->org, parent_id)))
 			emu_err_add(errs, "INVALID_FIELD", "parentVoiceCallId",
-				    "parentVoiceCallId %s is neither a voiceCallId nor a "
-				    "vendorCallKey of this org",
-				    parent_id);
+			            "parentVoiceCallId %s is neither a voiceCallId nor a "
+			            "vendorCallKey of this org",
+			            parent_id);
 	} else if (method && json_object_get(body, "parentVoiceCallId")) {
 		emu_err_add(errs, "INVALID_FIELD", "parentVoiceCallId",
-			    "parentVoiceCallId is only allowed with initiationMethod Transfer");
+		            "parentVoiceCallId is only allowed with initiationMethod Transfer");
 	}
 	if (json_array_size(errs) > 0) {
 		emu_api_reply_invalid(reply, errs);
@@ -194,13 +193,13 @@ create(const struct emu_req *req, const struct emu_cc *cc, int64_t now_ms,
 		rec->duplicate_creates++;
 		emu_stats.duplicate_creates++;
 		emu_reply_json(reply, 200,
-			       json_pack("{s:s, s:[]}", "voiceCallId", rec->id, "errors"));
+		               json_pack("{s:s, s:[]}", "voiceCallId", rec->id, "errors"));
 		goto out;
 	}
 	emu_iso8601_parse(json_string_value(json_object_get(body, "startTime")), &start_ms);
 	text = json_dumps(body, JSON_COMPACT);
-	if (!text || emu_store_create(cc->org, cc->name, key, parent, text, start_ms, now_ms,
-				      &rec) < 0) {
+	if (!text ||
+	    emu_store_create(cc->org, cc->name, key, parent, text, start_ms, now_ms, &rec) < 0) {
 		free(text);
 		emu_reply_error(reply, 500, "SERVER_ERROR", "out of memory");
 		goto out;
@@ -208,15 +207,15 @@ create(const struct emu_req *req, const struct emu_cc *cc, int64_t now_ms,
 	free(text);
 	emu_stats.creates++;
 	emu_log_info("[%s] created %s%s%s", key, rec->id, parent ? " transfer of " : "",
-		     parent ? parent->id : "");
+	             parent ? parent->id : "");
 	emu_reply_json(reply, 200, json_pack("{s:s, s:[]}", "voiceCallId", rec->id, "errors"));
 out:
 	json_decref(body);
 }
 
 static void
-update(const struct emu_req *req, const char *call_id, const struct emu_cc *cc,
-       int64_t now_ms, struct emu_reply *reply)
+update(const struct emu_req *req, const char *call_id, const struct emu_cc *cc, int64_t now_ms,
+       struct emu_reply *reply)
 {
 	struct emu_record *rec = emu_store_resolve(cc->org, call_id);
 	json_t *body, *errs, *v;
@@ -224,7 +223,7 @@ update(const struct emu_req *req, const char *call_id, const struct emu_cc *cc,
 
 	if (!rec) {
 		emu_reply_error(reply, 404, "NOT_FOUND", "no VoiceCall %s in org %s", call_id,
-				cc->org);
+		                cc->org);
 		return;
 	}
 	body = emu_api_body_object(req, reply);
@@ -235,12 +234,12 @@ update(const struct emu_req *req, const char *call_id, const struct emu_cc *cc,
 	v = json_object_get(body, "disconnectReason");
 	if (json_is_object(v))
 		emu_validate(v, disconnect_fields, COUNT(disconnect_fields), "disconnectReason.",
-			     errs);
+		             errs);
 	for (size_t i = 0; i < COUNT(needs_recording); i++) {
 		if (json_object_get(body, needs_recording[i]) &&
 		    !json_object_get(body, "recordingLocation")) {
 			emu_err_add(errs, "INVALID_FIELD", "recordingLocation",
-				    "recordingLocation is required with %s", needs_recording[i]);
+			            "recordingLocation is required with %s", needs_recording[i]);
 			break;
 		}
 	}
@@ -279,8 +278,8 @@ out:
 }
 
 static void
-omniflow(const struct emu_req *req, const char *call_id, const struct emu_cc *cc,
-	 int64_t now_ms, struct emu_reply *reply)
+omniflow(const struct emu_req *req, const char *call_id, const struct emu_cc *cc, int64_t now_ms,
+         struct emu_reply *reply)
 {
 	struct emu_record *rec = emu_store_resolve(cc->org, call_id);
 	struct emu_omniflow_answer answer;
@@ -288,7 +287,7 @@ omniflow(const struct emu_req *req, const char *call_id, const struct emu_cc *cc
 
 	if (!rec) {
 		emu_reply_error(reply, 404, "NOT_FOUND", "no VoiceCall %s in org %s", call_id,
-				cc->org);
+		                cc->org);
 		return;
 	}
 	body = emu_api_body_object(req, reply);
@@ -331,13 +330,13 @@ body_is_empty(const struct emu_req *req)
 
 static void
 clear_routing(const struct emu_req *req, const char *call_id, const struct emu_cc *cc,
-	      struct emu_reply *reply)
+              struct emu_reply *reply)
 {
 	struct emu_record *rec = emu_store_resolve(cc->org, call_id);
 
 	if (!rec) {
 		emu_reply_error(reply, 404, "NOT_FOUND", "no VoiceCall %s in org %s", call_id,
-				cc->org);
+		                cc->org);
 		return;
 	}
 	/* No body is documented; Salesforce's Lambda sends `null` (§4.11). */
@@ -358,7 +357,7 @@ not_found(struct emu_reply *reply, const struct emu_req *req)
 
 void
 emu_api_handle(const struct emu_req *req, const char *subpath, const struct emu_cc *cc,
-	       int64_t now_ms, struct emu_reply *reply)
+               int64_t now_ms, struct emu_reply *reply)
 {
 	const char *seg, *slash, *rest;
 	char *call_id;

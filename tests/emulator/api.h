@@ -16,7 +16,7 @@
  * (when there is one) has already been checked to be declared application/json.
  */
 void emu_api_handle(const struct emu_req *req, const char *subpath, const struct emu_cc *cc,
-		    int64_t now_ms, struct emu_reply *reply);
+                    int64_t now_ms, struct emu_reply *reply);
 
 /*
  * Parses the body as a JSON object for a handler. NULL after having answered 400 (not JSON,
@@ -29,8 +29,8 @@ void emu_api_reply_invalid(struct emu_reply *reply, json_t *errs);
 
 /* transcript.c */
 void emu_api_transcript(const struct emu_req *req, const char *key, const struct emu_cc *cc,
-			int64_t now_ms, struct emu_reply *reply);
-void emu_api_transcripts_bulk(const struct emu_req *req, const struct emu_cc *cc,
-			      int64_t now_ms, struct emu_reply *reply);
+                        int64_t now_ms, struct emu_reply *reply);
+void emu_api_transcripts_bulk(const struct emu_req *req, const struct emu_cc *cc, int64_t now_ms,
+                              struct emu_reply *reply);
 
 #endif

@@ -38,7 +38,7 @@ emu_reply_error(struct emu_reply *reply, int status, const char *code, const cha
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	emu_reply_json(reply, status,
-		       json_pack("{s:[{s:s, s:s}]}", "errors", "errorCode", code, "message", msg));
+	               json_pack("{s:[{s:s, s:s}]}", "errors", "errorCode", code, "message", msg));
 }
 
 void
@@ -68,16 +68,17 @@ fault_reply(struct emu_reply *reply, const struct emu_fault_action *fa)
 	reply->retry_after = fa->retry_after;
 	/* 429 carries the shape Salesforce's own tests mock (§5.1). */
 	if (fa->status == 429)
-		emu_reply_json(reply, 429, json_pack("{s:s, s:s}", "code", "RATE_LIMITED",
-						     "message", msg));
+		emu_reply_json(reply, 429,
+		               json_pack("{s:s, s:s}", "code", "RATE_LIMITED", "message", msg));
 	else
-		emu_reply_json(reply, fa->status, json_pack("{s:s, s:s}", "errorCode",
-							    "INJECTED_FAULT", "message", msg));
+		emu_reply_json(
+		        reply, fa->status,
+		        json_pack("{s:s, s:s}", "errorCode", "INJECTED_FAULT", "message", msg));
 }
 
 static void
 api_request(const struct emu_req *req, int64_t now_ms, struct emu_reply *reply,
-	    struct emu_claims *claims)
+            struct emu_claims *claims)
 {
 	const struct emu_cc *cc;
 	char why[256];
@@ -85,19 +86,20 @@ api_request(const struct emu_req *req, int64_t now_ms, struct emu_reply *reply,
 	if (strncmp(req->path, API_PREFIX, strlen(API_PREFIX)) != 0 ||
 	    (req->path[strlen(API_PREFIX)] != '/' && req->path[strlen(API_PREFIX)] != '\0')) {
 		emu_reply_error(reply, 404, "NOT_FOUND", "no resource %s %s", req->method,
-				req->path);
+		                req->path);
 		return;
 	}
 	if (emu_jwt_check(req->authorization, now_ms, &cc, claims, why, sizeof why) < 0) {
 		emu_stats.auth_failures++;
 		emu_log_info("401 %s %s: %s", req->method, req->path, why);
-		emu_reply_json(reply, 401, json_pack("{s:s, s:s}", "errorCode", "INVALID_AUTH",
-						     "message", why));
+		emu_reply_json(
+		        reply, 401,
+		        json_pack("{s:s, s:s}", "errorCode", "INVALID_AUTH", "message", why));
 		return;
 	}
 	if (req->body_len > 0 && !is_json(req->content_type)) {
 		emu_reply_error(reply, 415, "UNSUPPORTED_MEDIA_TYPE",
-				"Content-Type must be application/json");
+		                "Content-Type must be application/json");
 		return;
 	}
 	emu_api_handle(req, req->path + strlen(API_PREFIX), cc, now_ms, reply);
@@ -145,5 +147,5 @@ emu_app_handle(const struct emu_req *req, int64_t now_ms, struct emu_reply *repl
 			reply->drop = EMU_DROP_AFTER;
 	}
 	emu_reqlog_add(req, reply->status, now_ms, &claims, reply->drop != EMU_DROP_NONE,
-		       faulted ? fa.id : 0);
+	               faulted ? fa.id : 0);
 }

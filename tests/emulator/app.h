@@ -18,11 +18,11 @@ enum emu_drop {
 
 struct emu_reply {
 	int status;
-	char *body;       /* malloc'd JSON text, owned by the reply; NULL means "{}" */
-	int retry_after;  /* seconds for a Retry-After header, or -1 */
-	int latency_ms;   /* hold the answer (or the drop) this long; other connections go on */
+	char *body;      /* malloc'd JSON text, owned by the reply; NULL means "{}" */
+	int retry_after; /* seconds for a Retry-After header, or -1 */
+	int latency_ms;  /* hold the answer (or the drop) this long; other connections go on */
 	enum emu_drop drop;
-	bool close;       /* close the connection after answering */
+	bool close; /* close the connection after answering */
 };
 
 /* Fills reply for req (whose body is complete). now_ms: the wall clock at receipt. */
@@ -32,7 +32,7 @@ void emu_app_handle(const struct emu_req *req, int64_t now_ms, struct emu_reply 
 void emu_reply_json(struct emu_reply *reply, int status, json_t *j);
 /* {"errors":[{"errorCode":code,"message":...}]} */
 void emu_reply_error(struct emu_reply *reply, int status, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 void emu_reply_clear(struct emu_reply *reply);
 
 #endif

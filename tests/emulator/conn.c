@@ -18,13 +18,13 @@
 #include "tests/emulator/util.h"
 
 #define IDLE_TIMEOUT_MS 120000
-#define LINGER_MS 2000
+#define LINGER_MS       2000
 /* A whole request always fits; beyond that, pipelined input waits in the socket. */
 #define IN_LIMIT (EMU_HTTP_MAX_HEAD + EMU_HTTP_MAX_BODY + 16384)
 /* A client that pipelines without reading stops being read once this much output waits. */
 #define OUT_HIGH_WATER (1024 * 1024)
-#define READ_CHUNK 16384
-#define SHRINK_ABOVE (64 * 1024)
+#define READ_CHUNK     16384
+#define SHRINK_ABOVE   (64 * 1024)
 
 enum conn_state {
 	CONN_HANDSHAKE, /* TLS handshake under way */
@@ -210,8 +210,8 @@ handshake(struct emu_conn *c, bool *progress)
 		return 0;
 	default:
 		emu_log_info("TLS handshake failed: %s",
-			     ERR_peek_error() ? ERR_reason_error_string(ERR_peek_error())
-					      : "connection closed");
+		             ERR_peek_error() ? ERR_reason_error_string(ERR_peek_error())
+		                              : "connection closed");
 		return -1;
 	}
 }
@@ -287,8 +287,10 @@ refuse(struct emu_conn *c, int status)
 	char body[256];
 	int n;
 
-	n = snprintf(body, sizeof body, "{\"errors\":[{\"errorCode\":\"BAD_REQUEST\","
-			  "\"message\":\"%s\"}]}", emu_http_reason(status));
+	n = snprintf(body, sizeof body,
+	             "{\"errors\":[{\"errorCode\":\"BAD_REQUEST\","
+	             "\"message\":\"%s\"}]}",
+	             emu_http_reason(status));
 	emu_log_info("refused a request: %d %s", status, emu_http_reason(status));
 	emu_buf_consume(&c->in, emu_buf_avail(&c->in));
 	if (emu_http_render(&c->out, status, body, (size_t)n, -1, false) < 0) {
@@ -310,7 +312,7 @@ deliver(struct emu_conn *c, const struct emu_reply *reply, bool keep)
 	}
 	if (reply->drop == EMU_DROP_NONE &&
 	    emu_http_render(hold ? &c->held : &c->out, reply->status, body, strlen(body),
-			    reply->retry_after, keep) < 0) {
+	                    reply->retry_after, keep) < 0) {
 		conn_abort(c);
 		return;
 	}
@@ -414,7 +416,8 @@ drive(struct emu_conn *c)
 			if (c->state != CONN_OPEN)
 				break;
 			if (!c->read_eof && emu_buf_avail(&c->in) < IN_LIMIT &&
-			    emu_buf_avail(&c->out) < OUT_HIGH_WATER && read_some(c, &progress) < 0) {
+			    emu_buf_avail(&c->out) < OUT_HIGH_WATER &&
+			    read_some(c, &progress) < 0) {
 				conn_abort(c);
 				return;
 			}

@@ -99,11 +99,11 @@ listen_ctl(const struct emu_req *req, struct emu_reply *reply)
 	for_ms = json_object_get(spec, "forMs");
 	if (!json_is_boolean(accept) ||
 	    (for_ms && (!json_is_integer(for_ms) || json_integer_value(for_ms) < 0 ||
-			json_integer_value(for_ms) > MAX_LISTEN_PAUSE_MS)) ||
+	                json_integer_value(for_ms) > MAX_LISTEN_PAUSE_MS)) ||
 	    json_object_size(spec) != 1u + (for_ms != NULL)) {
 		bad(reply, 400, "expected {\"accept\":true|false[,\"forMs\":N]}");
 	} else if (emu_server_set_accept(json_is_true(accept),
-					 for_ms ? json_integer_value(for_ms) : 0) < 0) {
+	                                 for_ms ? json_integer_value(for_ms) : 0) < 0) {
 		bad(reply, 500, "could not listen again; retrying every second");
 	} else {
 		emu_reply_json(reply, 200, json_pack("{s:b}", "accept", json_is_true(accept)));
@@ -126,17 +126,18 @@ set_omniflow(const struct emu_req *req, struct emu_reply *reply)
 	latency = json_object_get(spec, "latencyMs");
 	if (!json_is_string(dialed) || (response && !json_is_object(response)) ||
 	    (status && (!json_is_integer(status) || json_integer_value(status) < 100 ||
-			json_integer_value(status) > 599)) ||
+	                json_integer_value(status) > 599)) ||
 	    (latency && (!json_is_integer(latency) || json_integer_value(latency) < 0 ||
-			 json_integer_value(latency) > 600000))) {
-		bad(reply, 400, "expected {\"dialedNumber\":string, \"response\":object, "
-				"\"status\":100..599, \"latencyMs\":0..600000}");
+	                 json_integer_value(latency) > 600000))) {
+		bad(reply, 400,
+		    "expected {\"dialedNumber\":string, \"response\":object, "
+		    "\"status\":100..599, \"latencyMs\":0..600000}");
 	} else {
 		json_t *answer = response ? json_incref(response) : json_object();
 
 		if (emu_omniflow_set(json_string_value(dialed), answer,
-				     status ? (int)json_integer_value(status) : 200,
-				     latency ? (int)json_integer_value(latency) : 0) < 0)
+		                     status ? (int)json_integer_value(status) : 200,
+		                     latency ? (int)json_integer_value(latency) : 0) < 0)
 			bad(reply, 500, "out of memory");
 		else
 			emu_reply_json(reply, 200, json_object());

@@ -6,15 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define API_PREFIX "/telephony/v1"
+#define API_PREFIX     "/telephony/v1"
 #define MAX_LATENCY_MS 600000
 
 struct fault {
 	struct fault *next;
 	struct emu_fault_action action;
-	char *match;   /* as given, for the dump */
-	char *method;  /* NULL: any */
-	char *pattern; /* NULL: any path */
+	char *match;    /* as given, for the dump */
+	char *method;   /* NULL: any */
+	char *pattern;  /* NULL: any path */
 	long remaining; /* -1: until cleared */
 	unsigned long hits;
 };
@@ -88,8 +88,8 @@ get_int(json_t *spec, const char *name, long lo, long hi, long *ret, char *err, 
 int
 emu_faults_add(json_t *spec, int *ret_id, char *err, size_t errlen)
 {
-	static const char *const known[] = {"match", "status", "retryAfter", "latencyMs", "drop",
-					    "count"};
+	static const char *const known[] = {"match",     "status", "retryAfter",
+	                                    "latencyMs", "drop",   "count"};
 	struct fault *f;
 	const char *name, *drop;
 	json_t *v;
@@ -97,7 +97,8 @@ emu_faults_add(json_t *spec, int *ret_id, char *err, size_t errlen)
 
 	if (!json_is_object(spec))
 		return fail(err, errlen, "a fault is a JSON object");
-	json_object_foreach (spec, name, v) {
+	json_object_foreach(spec, name, v)
+	{
 		size_t i;
 
 		for (i = 0; i < sizeof known / sizeof known[0]; i++)
@@ -131,9 +132,9 @@ emu_faults_add(json_t *spec, int *ret_id, char *err, size_t errlen)
 	f->action.status = (int)status;
 	f->action.retry_after = (int)retry_after;
 	f->action.latency_ms = (int)latency;
-	f->action.drop = !drop ? EMU_DROP_NONE
-		       : strcmp(drop, "before") == 0 ? EMU_DROP_BEFORE
-						     : EMU_DROP_AFTER;
+	f->action.drop = !drop                         ? EMU_DROP_NONE
+	                 : strcmp(drop, "before") == 0 ? EMU_DROP_BEFORE
+	                                               : EMU_DROP_AFTER;
 	f->remaining = count;
 	*faults_tail = f;
 	faults_tail = &f->next;
@@ -195,7 +196,7 @@ emu_faults_dump(void)
 
 	for (struct fault *f = faults; f; f = f->next) {
 		json_t *j = json_pack("{s:i, s:I, s:I}", "id", f->action.id, "hits",
-				      (json_int_t)f->hits, "remaining", (json_int_t)f->remaining);
+		                      (json_int_t)f->hits, "remaining", (json_int_t)f->remaining);
 
 		if (f->match)
 			json_object_set_new(j, "match", json_string(f->match));
@@ -207,9 +208,9 @@ emu_faults_dump(void)
 			json_object_set_new(j, "latencyMs", json_integer(f->action.latency_ms));
 		if (f->action.drop != EMU_DROP_NONE)
 			json_object_set_new(j, "drop",
-					    json_string(f->action.drop == EMU_DROP_BEFORE
-								? "before"
-								: "after"));
+			                    json_string(f->action.drop == EMU_DROP_BEFORE
+			                                        ? "before"
+			                                        : "after"));
 		json_array_append_new(arr, j);
 	}
 	return arr;

@@ -128,8 +128,7 @@ parse_length(const char *v, size_t *ret)
 }
 
 static int
-parse_header(char *line, struct emu_req *req, bool *have_length, bool *conn_close,
-	     bool *conn_keep)
+parse_header(char *line, struct emu_req *req, bool *have_length, bool *conn_close, bool *conn_keep)
 {
 	char *colon, *value;
 	size_t len;
@@ -215,7 +214,7 @@ emu_http_parse_head(const char *p, size_t len, struct emu_req *req)
 		if (strchr(line, '\r'))
 			return 400;
 		rc = first ? parse_request_line(line, req)
-			   : parse_header(line, req, &have_length, &conn_close, &conn_keep);
+		           : parse_header(line, req, &have_length, &conn_close, &conn_keep);
 		if (rc)
 			return rc;
 	}
@@ -239,49 +238,75 @@ const char *
 emu_http_reason(int status)
 {
 	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 415: return "Unsupported Media Type";
-	case 417: return "Expectation Failed";
-	case 422: return "Unprocessable Content";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Status";
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 409:
+		return "Conflict";
+	case 411:
+		return "Length Required";
+	case 413:
+		return "Content Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 417:
+		return "Expectation Failed";
+	case 422:
+		return "Unprocessable Content";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "Status";
 	}
 }
 
 int
-emu_http_render(struct emu_buf *out, int status, const char *body, size_t body_len,
-		int retry_after, bool keep_alive)
+emu_http_render(struct emu_buf *out, int status, const char *body, size_t body_len, int retry_after,
+                bool keep_alive)
 {
 	char ra[48] = "";
 
 	if (retry_after >= 0)
 		snprintf(ra, sizeof ra, "Retry-After: %d\r\n", retry_after);
 	if (emu_buf_printf(out,
-			   "HTTP/1.1 %d %s\r\nServer: scv-emulator\r\n"
-			   "Content-Type: application/json;charset=UTF-8\r\n"
-			   "Content-Length: %zu\r\n%s%s\r\n",
-			   status, emu_http_reason(status), body_len, ra,
-			   keep_alive ? "" : "Connection: close\r\n") < 0)
+	                   "HTTP/1.1 %d %s\r\nServer: scv-emulator\r\n"
+	                   "Content-Type: application/json;charset=UTF-8\r\n"
+	                   "Content-Length: %zu\r\n%s%s\r\n",
+	                   status, emu_http_reason(status), body_len, ra,
+	                   keep_alive ? "" : "Connection: close\r\n") < 0)
 		return -ENOMEM;
 	return emu_buf_append(out, body, body_len);
 }

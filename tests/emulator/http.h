@@ -17,12 +17,12 @@
 #define EMU_HTTP_INCOMPLETE 1
 
 struct emu_req {
-	char *head;       /* malloc'd copy of the head, split in place; freed by emu_req_clear() */
-	size_t head_len;  /* bytes of the head in the input stream, final empty line included */
+	char *head;      /* malloc'd copy of the head, split in place; freed by emu_req_clear() */
+	size_t head_len; /* bytes of the head in the input stream, final empty line included */
 	const char *method;
-	const char *path;  /* raw (still percent-encoded) path, without the query */
-	const char *query; /* after '?', or "" */
-	int minor;         /* HTTP/1.<minor> */
+	const char *path;         /* raw (still percent-encoded) path, without the query */
+	const char *query;        /* after '?', or "" */
+	int minor;                /* HTTP/1.<minor> */
 	const char *content_type; /* these three are NULL when absent */
 	const char *authorization;
 	const char *provider; /* Telephony-Provider-Name */
@@ -45,7 +45,7 @@ const char *emu_http_reason(int status);
 
 /* Appends a whole response with a JSON body. retry_after < 0: no Retry-After header. */
 int emu_http_render(struct emu_buf *out, int status, const char *body, size_t body_len,
-		    int retry_after, bool keep_alive);
+                    int retry_after, bool keep_alive);
 
 /*
  * Percent-decodes (s, len) into a new NUL-terminated string; '+' is decoded to a space only

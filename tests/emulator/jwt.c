@@ -15,9 +15,9 @@
 #include "tests/emulator/table.h"
 #include "tests/emulator/util.h"
 
-#define AUD_SCRT "https://scrt.salesforce.com"
+#define AUD_SCRT  "https://scrt.salesforce.com"
 #define MAX_TOKEN 8192
-#define MAX_JTI 1024
+#define MAX_JTI   1024
 
 /* Claims that matter once a token has been verified, kept to re-check a cached token. */
 struct times {
@@ -109,7 +109,7 @@ emu_jwt_add_cc(const char *spec, char *err, size_t errlen)
 		if (strlen(ccs[i].name) == (size_t)(c1 - spec) &&
 		    strncmp(ccs[i].name, spec, (size_t)(c1 - spec)) == 0)
 			return fail(err, errlen, -EEXIST, "call center %.*s given twice",
-				    (int)(c1 - spec), spec);
+			            (int)(c1 - spec), spec);
 	grown = realloc(ccs, (ncc + 1) * sizeof *ccs);
 	if (!grown)
 		return fail(err, errlen, -ENOMEM, "out of memory");
@@ -245,12 +245,12 @@ check_times(const struct times *t, int64_t now_ms, char *why, size_t whylen)
 		return fail(why, whylen, -EACCES, "token expired");
 	if (t->exp - now > (double)(max_lifetime + skew))
 		return fail(why, whylen, -EACCES, "exp is more than %lld s ahead",
-			    (long long)max_lifetime);
+		            (long long)max_lifetime);
 	if (t->has_iat && t->iat > now + (double)skew)
 		return fail(why, whylen, -EACCES, "iat is in the future");
 	if (t->has_iat && t->exp - t->iat > (double)max_lifetime)
 		return fail(why, whylen, -EACCES, "lifetime exp - iat exceeds %lld s",
-			    (long long)max_lifetime);
+		            (long long)max_lifetime);
 	if (t->has_nbf && t->nbf > now + (double)skew)
 		return fail(why, whylen, -EACCES, "token not valid yet (nbf)");
 	return 0;
@@ -295,15 +295,15 @@ check_aud(json_t *payload, char *why, size_t whylen)
 	if (json_is_string(aud) && strcmp(json_string_value(aud), AUD_SCRT) == 0)
 		return 0;
 	if (json_is_array(aud))
-		json_array_foreach (aud, i, v)
-			if (json_is_string(v) && strcmp(json_string_value(v), AUD_SCRT) == 0)
-				return 0;
+		json_array_foreach(aud, i,
+		                   v) if (json_is_string(v) &&
+		                          strcmp(json_string_value(v), AUD_SCRT) == 0) return 0;
 	return fail(why, whylen, -EACCES, "aud must be absent or " AUD_SCRT);
 }
 
 static int
 verify_signature(EVP_PKEY *key, const char *token, size_t signed_len, const char *sig64,
-		 size_t sig64_len)
+                 size_t sig64_len)
 {
 	size_t siglen;
 	unsigned char *sig = b64url_decode(sig64, sig64_len, &siglen);
@@ -315,7 +315,8 @@ verify_signature(EVP_PKEY *key, const char *token, size_t signed_len, const char
 	ctx = EVP_MD_CTX_new();
 	if (ctx && siglen == (size_t)EVP_PKEY_get_size(key) &&
 	    EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key) == 1)
-		ok = EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)token, signed_len) == 1;
+		ok = EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)token, signed_len) ==
+		     1;
 	EVP_MD_CTX_free(ctx);
 	free(sig);
 	return ok ? 0 : -EACCES;
@@ -371,7 +372,7 @@ find_cc(const char *name)
 
 static int
 check_token(const char *token, int64_t now_ms, struct cc **ret_cc, struct emu_claims *claims,
-	    char *why, size_t whylen)
+            char *why, size_t whylen)
 {
 	const char *dot1, *dot2;
 	json_t *header = NULL, *payload = NULL, *v;
@@ -480,7 +481,7 @@ out:
 
 int
 emu_jwt_check(const char *authorization, int64_t now_ms, const struct emu_cc **ret_cc,
-	      struct emu_claims *claims, char *why, size_t whylen)
+              struct emu_claims *claims, char *why, size_t whylen)
 {
 	const char *token;
 	struct cc *cc = NULL;

@@ -41,7 +41,7 @@ const struct emu_cc *emu_jwt_cc_at(size_t i);
  * this module), or -EACCES with a one-line reason in why. claims is always written.
  */
 int emu_jwt_check(const char *authorization, int64_t now_ms, const struct emu_cc **ret_cc,
-		  struct emu_claims *claims, char *why, size_t whylen);
+                  struct emu_claims *claims, char *why, size_t whylen);
 
 /* Forgets seen jtis and cached tokens (control API reset). */
 void emu_jwt_forget(void);

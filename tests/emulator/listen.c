@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define BACKLOG 4096
+#define BACKLOG        4096
 #define PORT0_ATTEMPTS 32
 
 struct addr {
@@ -94,8 +94,9 @@ emu_listen_parse(const char *spec, char *err, size_t errlen)
 		} else if (inet_pton(AF_INET, host, &a4) == 1) {
 			add_v4(&a4);
 		} else {
-			return fail(err, errlen, -EINVAL,
-				    "--listen HOST must be localhost, an IPv4 or an [IPv6] literal");
+			return fail(
+			        err, errlen, -EINVAL,
+			        "--listen HOST must be localhost, an IPv4 or an [IPv6] literal");
 		}
 	}
 	errno = 0;
@@ -146,7 +147,7 @@ local_port(int fd)
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
 		return -errno;
 	return ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
-				       : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	                               : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
 int
@@ -171,7 +172,7 @@ emu_listen_open(char *err, size_t errlen)
 				rc = fd;
 				/* A port picked on the first address may be taken on the next. */
 				retry = port != 0 && bound_port == 0 && want_port == 0 &&
-					fd == -EADDRINUSE;
+				        fd == -EADDRINUSE;
 				break;
 			}
 			fds[nfds++] = fd;
@@ -195,7 +196,7 @@ emu_listen_open(char *err, size_t errlen)
 	if (rc == 0)
 		rc = -EADDRNOTAVAIL;
 	snprintf(err, errlen, "cannot listen on port %d: %s", bound_port ? bound_port : want_port,
-		 strerror(-rc));
+	         strerror(-rc));
 	return rc;
 }
 

@@ -23,24 +23,24 @@
 #endif
 
 static const char usage[] =
-	"usage: scv-emulator --listen HOST:PORT --cert server.pem --key server.key\n"
-	"           --call-center API_NAME:ORG_ID:CERT_OR_PUBKEY_PEM [--call-center ...]\n"
-	"           [--max-jwt-lifetime SECONDS] [--skew SECONDS] [--ready-file PATH]\n"
-	"           [--log-requests] [--version] [--help]\n"
-	"\n"
-	"Emulates Salesforce's Telephony Integration REST API (/telephony/v1) over HTTPS, with a\n"
-	"control API for tests under /emulator/.\n"
-	"\n"
-	"  --listen HOST:PORT      localhost (127.0.0.1 and ::1), an IPv4 or [IPv6] literal;\n"
-	"                          PORT 0 picks a free port\n"
-	"  --cert, --key           PEM server certificate (chain) and private key\n"
-	"  --call-center N:ORG:PEM JWT sub, iss and verification key (X.509 or PUBLIC KEY)\n"
-	"  --max-jwt-lifetime S    largest accepted exp - iat (default 86400)\n"
-	"  --skew S                clock skew tolerated on exp, iat, nbf (default 60)\n"
-	"  --ready-file PATH       written with \"PORT\\n\" once listening\n"
-	"  --log-requests          one line per request on stderr\n"
-	"\n"
-	"SIGTERM or SIGINT stops it (exit 0); SIGUSR1 listens again after POST /emulator/listen.\n";
+        "usage: scv-emulator --listen HOST:PORT --cert server.pem --key server.key\n"
+        "           --call-center API_NAME:ORG_ID:CERT_OR_PUBKEY_PEM [--call-center ...]\n"
+        "           [--max-jwt-lifetime SECONDS] [--skew SECONDS] [--ready-file PATH]\n"
+        "           [--log-requests] [--version] [--help]\n"
+        "\n"
+        "Emulates Salesforce's Telephony Integration REST API (/telephony/v1) over HTTPS, with a\n"
+        "control API for tests under /emulator/.\n"
+        "\n"
+        "  --listen HOST:PORT      localhost (127.0.0.1 and ::1), an IPv4 or [IPv6] literal;\n"
+        "                          PORT 0 picks a free port\n"
+        "  --cert, --key           PEM server certificate (chain) and private key\n"
+        "  --call-center N:ORG:PEM JWT sub, iss and verification key (X.509 or PUBLIC KEY)\n"
+        "  --max-jwt-lifetime S    largest accepted exp - iat (default 86400)\n"
+        "  --skew S                clock skew tolerated on exp, iat, nbf (default 60)\n"
+        "  --ready-file PATH       written with \"PORT\\n\" once listening\n"
+        "  --log-requests          one line per request on stderr\n"
+        "\n"
+        "SIGTERM or SIGINT stops it (exit 0); SIGUSR1 listens again after POST /emulator/listen.\n";
 
 static int
 parse_seconds(const char *opt, const char *s, int64_t *ret)
@@ -84,20 +84,30 @@ free_all(void)
 int
 main(int argc, char **argv)
 {
-	enum { OPT_LISTEN = 256, OPT_CERT, OPT_KEY, OPT_CC, OPT_LIFETIME, OPT_SKEW, OPT_READY,
-	       OPT_LOG, OPT_VERSION, OPT_HELP };
+	enum {
+		OPT_LISTEN = 256,
+		OPT_CERT,
+		OPT_KEY,
+		OPT_CC,
+		OPT_LIFETIME,
+		OPT_SKEW,
+		OPT_READY,
+		OPT_LOG,
+		OPT_VERSION,
+		OPT_HELP
+	};
 	static const struct option opts[] = {
-		{"listen", required_argument, NULL, OPT_LISTEN},
-		{"cert", required_argument, NULL, OPT_CERT},
-		{"key", required_argument, NULL, OPT_KEY},
-		{"call-center", required_argument, NULL, OPT_CC},
-		{"max-jwt-lifetime", required_argument, NULL, OPT_LIFETIME},
-		{"skew", required_argument, NULL, OPT_SKEW},
-		{"ready-file", required_argument, NULL, OPT_READY},
-		{"log-requests", no_argument, NULL, OPT_LOG},
-		{"version", no_argument, NULL, OPT_VERSION},
-		{"help", no_argument, NULL, OPT_HELP},
-		{NULL, 0, NULL, 0},
+	        {"listen", required_argument, NULL, OPT_LISTEN},
+	        {"cert", required_argument, NULL, OPT_CERT},
+	        {"key", required_argument, NULL, OPT_KEY},
+	        {"call-center", required_argument, NULL, OPT_CC},
+	        {"max-jwt-lifetime", required_argument, NULL, OPT_LIFETIME},
+	        {"skew", required_argument, NULL, OPT_SKEW},
+	        {"ready-file", required_argument, NULL, OPT_READY},
+	        {"log-requests", no_argument, NULL, OPT_LOG},
+	        {"version", no_argument, NULL, OPT_VERSION},
+	        {"help", no_argument, NULL, OPT_HELP},
+	        {NULL, 0, NULL, 0},
 	};
 	struct emu_server_config cfg = {0};
 	int64_t lifetime = 86400, skew = 60;
@@ -106,11 +116,21 @@ main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
-		case OPT_LISTEN: cfg.listen = optarg; break;
-		case OPT_CERT: cfg.cert = optarg; break;
-		case OPT_KEY: cfg.key = optarg; break;
-		case OPT_READY: cfg.ready_file = optarg; break;
-		case OPT_LOG: emu_log_set_verbose(true); break;
+		case OPT_LISTEN:
+			cfg.listen = optarg;
+			break;
+		case OPT_CERT:
+			cfg.cert = optarg;
+			break;
+		case OPT_KEY:
+			cfg.key = optarg;
+			break;
+		case OPT_READY:
+			cfg.ready_file = optarg;
+			break;
+		case OPT_LOG:
+			emu_log_set_verbose(true);
+			break;
 		case OPT_CC:
 			if (emu_jwt_add_cc(optarg, err, sizeof err) < 0) {
 				fprintf(stderr, "scv-emulator: --call-center: %s\n", err);
@@ -139,7 +159,7 @@ main(int argc, char **argv)
 	}
 	if (optind < argc || !cfg.listen || !cfg.cert || !cfg.key || emu_jwt_cc_count() == 0) {
 		fprintf(stderr, "scv-emulator: --listen, --cert, --key and at least one "
-				"--call-center are required\n");
+		                "--call-center are required\n");
 		goto out_usage;
 	}
 	emu_jwt_set_limits(lifetime, skew);
@@ -150,7 +170,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	emu_log_info("listening on %s (port in --ready-file), %zu call center(s)", cfg.listen,
-		     emu_jwt_cc_count());
+	             emu_jwt_cc_count());
 	rc = emu_server_run();
 	free_all();
 	return rc < 0 ? 1 : 0;

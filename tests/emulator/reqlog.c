@@ -41,8 +41,8 @@ dup_or_null(const char *s)
 }
 
 void
-emu_reqlog_add(const struct emu_req *req, int status, int64_t at,
-	       const struct emu_claims *claims, bool dropped, int fault_id)
+emu_reqlog_add(const struct emu_req *req, int status, int64_t at, const struct emu_claims *claims,
+               bool dropped, int fault_id)
 {
 	struct logged *l = &ring[ring_next];
 	size_t plen = strlen(req->path), qlen = strlen(req->query);
@@ -74,7 +74,7 @@ emu_reqlog_add(const struct emu_req *req, int status, int64_t at,
 		ring_count++;
 
 	emu_log_info("%s %s%s%s -> %d%s", req->method, req->path, qlen ? "?" : "", req->query,
-		     status, dropped ? " (dropped)" : "");
+	             status, dropped ? " (dropped)" : "");
 }
 
 static json_t *
@@ -99,12 +99,12 @@ logged_dump(const struct logged *l)
 	json_object_set_new(j, "headers", headers);
 	if (l->claims.decoded) {
 		jwt = json_object();
-		json_object_set_new(jwt, "iss", l->claims.has_iss ? json_string(l->claims.iss)
-								  : json_null());
-		json_object_set_new(jwt, "sub", l->claims.has_sub ? json_string(l->claims.sub)
-								  : json_null());
-		json_object_set_new(jwt, "jti", l->claims.has_jti ? json_string(l->claims.jti)
-								  : json_null());
+		json_object_set_new(jwt, "iss",
+		                    l->claims.has_iss ? json_string(l->claims.iss) : json_null());
+		json_object_set_new(jwt, "sub",
+		                    l->claims.has_sub ? json_string(l->claims.sub) : json_null());
+		json_object_set_new(jwt, "jti",
+		                    l->claims.has_jti ? json_string(l->claims.jti) : json_null());
 	} else {
 		jwt = json_null();
 	}

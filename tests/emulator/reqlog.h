@@ -37,7 +37,7 @@ extern struct emu_stats emu_stats;
  * dropped = the connection was closed instead of answering; fault_id 0 = no fault.
  */
 void emu_reqlog_add(const struct emu_req *req, int status, int64_t at,
-		    const struct emu_claims *claims, bool dropped, int fault_id);
+                    const struct emu_claims *claims, bool dropped, int fault_id);
 
 /* The last `limit` requests, oldest first. */
 json_t *emu_reqlog_dump(size_t limit);

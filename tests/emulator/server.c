@@ -15,8 +15,8 @@
 #include "tests/emulator/listen.h"
 #include "tests/emulator/util.h"
 
-#define MAX_EVENTS 256
-#define SWEEP_MS 1000
+#define MAX_EVENTS      256
+#define SWEEP_MS        1000
 #define ACCEPT_PAUSE_MS 100
 #define REOPEN_RETRY_MS 1000
 
@@ -47,7 +47,7 @@ fail(char *err, size_t errlen, int rc, const char *what)
 /* Offers http/1.1 through ALPN when the client asks; never h2. */
 static int
 alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
-	    unsigned int inlen, void *arg)
+            unsigned int inlen, void *arg)
 {
 	(void)ssl;
 	(void)arg;
@@ -77,7 +77,7 @@ tls_init(const char *cert, const char *key, char *err, size_t errlen)
 	if (SSL_CTX_check_private_key(ctx) != 1)
 		return fail(err, errlen, -EINVAL, "--key does not match --cert");
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-				      SSL_MODE_RELEASE_BUFFERS);
+	                              SSL_MODE_RELEASE_BUFFERS);
 	/* A client that closes without close_notify is just a closed connection here. */
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
@@ -161,7 +161,8 @@ emu_server_init(const struct emu_server_config *cfg, char *err, size_t errlen)
 		return rc;
 	ready_file = cfg->ready_file;
 	if (ready_file && (rc = emu_listen_write_ready(ready_file)) < 0) {
-		snprintf(err, errlen, "cannot write --ready-file %s: %s", ready_file, strerror(-rc));
+		snprintf(err, errlen, "cannot write --ready-file %s: %s", ready_file,
+		         strerror(-rc));
 		return rc;
 	}
 	return 0;
@@ -189,7 +190,8 @@ accept_all(int lfd)
 		case ENOBUFS:
 		case ENOMEM:
 			/* Level-triggered epoll would spin: stop listening for a moment. */
-			emu_log_error("accept: %s; pausing %d ms", strerror(errno), ACCEPT_PAUSE_MS);
+			emu_log_error("accept: %s; pausing %d ms", strerror(errno),
+			              ACCEPT_PAUSE_MS);
 			set_listener_events(0);
 			accept_resume_at = emu_mono_ms() + ACCEPT_PAUSE_MS;
 			return;

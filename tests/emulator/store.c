@@ -55,9 +55,12 @@ const char *
 emu_store_state_name(enum emu_state state)
 {
 	switch (state) {
-	case EMU_STATE_NEW: return "new";
-	case EMU_STATE_IN_PROGRESS: return "in-progress";
-	case EMU_STATE_COMPLETED: return "completed";
+	case EMU_STATE_NEW:
+		return "new";
+	case EMU_STATE_IN_PROGRESS:
+		return "in-progress";
+	case EMU_STATE_COMPLETED:
+		return "completed";
 	}
 	return "?";
 }
@@ -68,7 +71,7 @@ emu_store_enter_state(struct emu_record *rec, enum emu_state state)
 	if (rec->state == state)
 		return;
 	emu_log_info("[%s] %s: %s -> %s", rec->key, rec->id, emu_store_state_name(rec->state),
-		     emu_store_state_name(state));
+	             emu_store_state_name(state));
 	if (state == EMU_STATE_COMPLETED && rec->root->open_legs > 0)
 		rec->root->open_legs--;
 	rec->state = state;
@@ -163,8 +166,8 @@ record_free(struct emu_record *rec)
 
 int
 emu_store_create(const char *org, const char *cc, const char *key, struct emu_record *parent,
-		 const char *create_json, int64_t start_ms, int64_t now_ms,
-		 struct emu_record **ret_rec)
+                 const char *create_json, int64_t start_ms, int64_t now_ms,
+                 struct emu_record **ret_rec)
 {
 	struct emu_record *rec = calloc(1, sizeof *rec);
 	struct emu_hnode *older;
@@ -279,9 +282,9 @@ list_dump(const struct emu_list *l, bool with_time)
 
 	for (const struct emu_entry *e = l->head; e; e = e->next) {
 		if (with_time)
-			json_array_append_new(arr, json_pack("{s:I, s:o}", "receivedAt",
-							     (json_int_t)e->at, "body",
-							     load(e->json)));
+			json_array_append_new(arr,
+			                      json_pack("{s:I, s:o}", "receivedAt",
+			                                (json_int_t)e->at, "body", load(e->json)));
 		else
 			json_array_append_new(arr, load(e->json));
 	}
@@ -298,7 +301,7 @@ record_dump(const struct emu_record *rec)
 	json_object_set_new(j, "callCenterApiName", json_string(rec->cc));
 	json_object_set_new(j, "orgId", json_string(rec->org));
 	json_object_set_new(j, "parentVoiceCallId",
-			    rec->parent ? json_string(rec->parent->id) : json_null());
+	                    rec->parent ? json_string(rec->parent->id) : json_null());
 	json_object_set_new(j, "state", json_string(emu_store_state_name(rec->state)));
 	json_object_set_new(j, "create", load(rec->create_json));
 	json_object_set_new(j, "createdAt", json_integer(rec->created_at));

@@ -22,8 +22,8 @@ enum emu_state {
 /* One stored request body (an update, a transcript message, an omniFlow call). */
 struct emu_entry {
 	struct emu_entry *next;
-	int64_t at;  /* receive time, ms since the epoch */
-	char *json;  /* compact JSON text */
+	int64_t at; /* receive time, ms since the epoch */
+	char *json; /* compact JSON text */
 };
 
 struct emu_list {
@@ -74,9 +74,9 @@ struct emu_record *emu_store_by_key(const char *org, const char *key);
 struct emu_record *emu_store_resolve(const char *org, const char *call_id);
 
 /* Creates a record. create_json is copied. 0 with *ret_rec, or -ENOMEM. */
-int emu_store_create(const char *org, const char *cc, const char *key,
-		     struct emu_record *parent, const char *create_json, int64_t start_ms,
-		     int64_t now_ms, struct emu_record **ret_rec);
+int emu_store_create(const char *org, const char *cc, const char *key, struct emu_record *parent,
+                     const char *create_json, int64_t start_ms, int64_t now_ms,
+                     struct emu_record **ret_rec);
 
 /* Appends body (serialized compactly) received at `at`. 0 or -ENOMEM. */
 int emu_store_append(struct emu_list *list, int64_t at, json_t *body);

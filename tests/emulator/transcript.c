@@ -16,29 +16,26 @@
 #include "tests/emulator/store.h"
 #include "tests/emulator/validate.h"
 
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-#define BULK_MAX_ENTRIES 5
+#define COUNT(a)          (sizeof(a) / sizeof((a)[0]))
+#define BULK_MAX_ENTRIES  5
 #define BULK_MAX_MESSAGES 5
 
-static const char *const sender_types[] = {"END_USER", "EXTERNAL_USER", "HUMAN_AGENT",
-					   "SUPERVISOR", "VIRTUAL_AGENT", NULL};
+static const char *const sender_types[] = {"END_USER",   "EXTERNAL_USER", "HUMAN_AGENT",
+                                           "SUPERVISOR", "VIRTUAL_AGENT", NULL};
 
 static const struct emu_field message_fields[] = {
-	{"participantId", EMU_F_NONEMPTY, true},
-	{"messageId", EMU_F_NONEMPTY, true},
-	{"startTime", EMU_F_MS, true},
-	{"endTime", EMU_F_MS, true},
-	{"content", EMU_F_STRING, true},
-	{"senderType", EMU_F_ENUM, true, 0, sender_types},
+        {"participantId", EMU_F_NONEMPTY, true}, {"messageId", EMU_F_NONEMPTY, true},
+        {"startTime", EMU_F_MS, true},           {"endTime", EMU_F_MS, true},
+        {"content", EMU_F_STRING, true},         {"senderType", EMU_F_ENUM, true, 0, sender_types},
 };
 
 static const struct emu_field bulk_fields[] = {
-	{"entries", EMU_F_ARRAY, true},
+        {"entries", EMU_F_ARRAY, true},
 };
 
 static const struct emu_field entry_fields[] = {
-	{"vendorCallKey", EMU_F_NONEMPTY, true},
-	{"messages", EMU_F_ARRAY, true},
+        {"vendorCallKey", EMU_F_NONEMPTY, true},
+        {"messages", EMU_F_ARRAY, true},
 };
 
 /* Validates one message; problems go to errs under prefix. */
@@ -67,23 +64,25 @@ check_message(json_t *msg, const char *prefix, json_t *errs)
  */
 static struct emu_record *
 conversation(const struct emu_cc *cc, const char *key, const char *field, json_t *errs,
-	     json_t *not_found)
+             json_t *not_found)
 {
 	struct emu_record *rec = emu_store_by_key(cc->org, key);
 
 	if (!rec) {
 		if (emu_store_by_id(cc->org, key))
 			emu_err_add(errs, "INVALID_FIELD", field,
-				    "%s is a voiceCallId; transcripts take the vendorCallKey", key);
+			            "%s is a voiceCallId; transcripts take the vendorCallKey", key);
 		else
-			emu_err_add(not_found, "NOT_FOUND", field, "no VoiceCall with "
-				    "vendorCallKey %s in org %s", key, cc->org);
+			emu_err_add(not_found, "NOT_FOUND", field,
+			            "no VoiceCall with "
+			            "vendorCallKey %s in org %s",
+			            key, cc->org);
 		return NULL;
 	}
 	if (strcmp(rec->root->key, key) != 0) {
 		emu_err_add(errs, "INVALID_FIELD", field,
-			    "transcripts take the first vendorCallKey of the conversation (%s)",
-			    rec->root->key);
+		            "transcripts take the first vendorCallKey of the conversation (%s)",
+		            rec->root->key);
 		return NULL;
 	}
 	return rec->root;
@@ -91,7 +90,7 @@ conversation(const struct emu_cc *cc, const char *key, const char *field, json_t
 
 static void
 check_window(const struct emu_record *root, json_t *msg, int64_t now_ms, const char *prefix,
-	     json_t *errs)
+             json_t *errs)
 {
 	int64_t skew_ms = emu_jwt_skew_s() * 1000;
 	int64_t lo = root->start_ms - skew_ms;
@@ -101,14 +100,13 @@ check_window(const struct emu_record *root, json_t *msg, int64_t now_ms, const c
 	hi += skew_ms;
 	if (json_integer_value(json_object_get(msg, "startTime")) < lo) {
 		snprintf(field, sizeof field, "%sstartTime", prefix);
-		emu_err_add(errs, "INVALID_FIELD", field,
-			    "%s is before the conversation started", field);
+		emu_err_add(errs, "INVALID_FIELD", field, "%s is before the conversation started",
+		            field);
 	}
 	if (json_integer_value(json_object_get(msg, "endTime")) > hi) {
 		snprintf(field, sizeof field, "%sendTime", prefix);
-		emu_err_add(errs, "INVALID_FIELD", field,
-			    "%s is after the conversation %s", field,
-			    hi - skew_ms == now_ms ? "time (now)" : "ended");
+		emu_err_add(errs, "INVALID_FIELD", field, "%s is after the conversation %s", field,
+		            hi - skew_ms == now_ms ? "time (now)" : "ended");
 	}
 }
 
@@ -137,7 +135,7 @@ accepted(struct emu_reply *reply)
 
 void
 emu_api_transcript(const struct emu_req *req, const char *key, const struct emu_cc *cc,
-		   int64_t now_ms, struct emu_reply *reply)
+                   int64_t now_ms, struct emu_reply *reply)
 {
 	json_t *body, *errs = json_array(), *not_found = json_array();
 	struct emu_record *root;
@@ -178,10 +176,11 @@ check_bulk(json_t *body, json_t *errs)
 		return;
 	if (json_array_size(entries) < 1 || json_array_size(entries) > BULK_MAX_ENTRIES) {
 		emu_err_add(errs, "INVALID_FIELD", "entries", "entries must hold 1 to %d items",
-			    BULK_MAX_ENTRIES);
+		            BULK_MAX_ENTRIES);
 		return;
 	}
-	json_array_foreach (entries, i, entry) {
+	json_array_foreach(entries, i, entry)
+	{
 		snprintf(prefix, sizeof prefix, "entries[%zu]", i);
 		if (!json_is_object(entry)) {
 			emu_err_add(errs, "INVALID_FIELD", prefix, "%s must be an object", prefix);
@@ -191,13 +190,15 @@ check_bulk(json_t *body, json_t *errs)
 		if (emu_validate(entry, entry_fields, COUNT(entry_fields), prefix, errs) > 0)
 			continue;
 		messages = json_object_get(entry, "messages");
-		if (json_array_size(messages) < 1 || json_array_size(messages) > BULK_MAX_MESSAGES) {
+		if (json_array_size(messages) < 1 ||
+		    json_array_size(messages) > BULK_MAX_MESSAGES) {
 			snprintf(prefix, sizeof prefix, "entries[%zu].messages", i);
 			emu_err_add(errs, "INVALID_FIELD", prefix, "%s must hold 1 to %d items",
-				    prefix, BULK_MAX_MESSAGES);
+			            prefix, BULK_MAX_MESSAGES);
 			continue;
 		}
-		json_array_foreach (messages, j, msg) {
+		json_array_foreach(messages, j, msg)
+		{
 			snprintf(prefix, sizeof prefix, "entries[%zu].messages[%zu].", i, j);
 			check_message(msg, prefix, errs);
 		}
@@ -205,8 +206,8 @@ check_bulk(json_t *body, json_t *errs)
 }
 
 void
-emu_api_transcripts_bulk(const struct emu_req *req, const struct emu_cc *cc,
-			 int64_t now_ms, struct emu_reply *reply)
+emu_api_transcripts_bulk(const struct emu_req *req, const struct emu_cc *cc, int64_t now_ms,
+                         struct emu_reply *reply)
 {
 	json_t *body = emu_api_body_object(req, reply), *errs, *not_found, *entries, *entry, *msg;
 	struct emu_record *roots[BULK_MAX_ENTRIES];
@@ -222,14 +223,16 @@ emu_api_transcripts_bulk(const struct emu_req *req, const struct emu_cc *cc,
 		goto out_invalid;
 	/* All or nothing: every entry is resolved and checked before anything is stored. */
 	entries = json_object_get(body, "entries");
-	json_array_foreach (entries, i, entry) {
+	json_array_foreach(entries, i, entry)
+	{
 		snprintf(field, sizeof field, "entries[%zu].vendorCallKey", i);
-		roots[i] = conversation(cc, json_string_value(json_object_get(entry,
-									      "vendorCallKey")),
-					field, errs, not_found);
+		roots[i] =
+		        conversation(cc, json_string_value(json_object_get(entry, "vendorCallKey")),
+		                     field, errs, not_found);
 		if (!roots[i])
 			continue;
-		json_array_foreach (json_object_get(entry, "messages"), j, msg) {
+		json_array_foreach(json_object_get(entry, "messages"), j, msg)
+		{
 			snprintf(field, sizeof field, "entries[%zu].messages[%zu].", i, j);
 			check_window(roots[i], msg, now_ms, field, errs);
 		}
@@ -240,12 +243,13 @@ emu_api_transcripts_bulk(const struct emu_req *req, const struct emu_cc *cc,
 		emu_reply_json(reply, 404, json_pack("{s:O}", "errors", not_found));
 		goto out;
 	}
-	json_array_foreach (entries, i, entry)
-		json_array_foreach (json_object_get(entry, "messages"), j, msg)
-			if (store_message(roots[i], msg, now_ms) < 0) {
-				emu_reply_error(reply, 500, "SERVER_ERROR", "out of memory");
-				goto out;
-			}
+	json_array_foreach(entries, i, entry)
+	        json_array_foreach(json_object_get(entry, "messages"), j,
+	                           msg) if (store_message(roots[i], msg, now_ms) < 0)
+	{
+		emu_reply_error(reply, 500, "SERVER_ERROR", "out of memory");
+		goto out;
+	}
 	accepted(reply);
 	goto out;
 out_invalid:

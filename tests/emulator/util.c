@@ -32,9 +32,10 @@ log_line(const char *level, const char *fmt, va_list ap)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s scv-emulator: ",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		     tm.tm_sec, ts.tv_nsec / 1000000, level);
+	n = snprintf(line, sizeof line,
+	             "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s scv-emulator: ", tm.tm_year + 1900,
+	             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	             ts.tv_nsec / 1000000, level);
 	if (n < 0 || (size_t)n >= sizeof line)
 		n = 0;
 	m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);

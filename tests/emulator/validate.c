@@ -93,7 +93,8 @@ emu_iso8601_parse(const char *s, int64_t *ret_ms)
 		return -EINVAL;
 	if (sec == 60)
 		sec = 59; /* a leap second: close enough for an emulator */
-	*ret_ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + (int64_t)sec * 1000 + ms;
+	*ret_ms =
+	        ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + (int64_t)sec * 1000 + ms;
 	return 0;
 }
 
@@ -181,7 +182,7 @@ check_value(const struct emu_field *f, json_t *v)
 		return ok ? NULL : "must be a string holding a JSON object";
 	case EMU_F_OBJ_OR_STRING:
 		return json_is_object(v) || json_is_string(v) ? NULL
-							      : "must be an object or a string";
+		                                              : "must be an object or a string";
 	case EMU_F_ARRAY:
 		return json_is_array(v) ? NULL : "must be an array";
 	case EMU_F_OBJECT:
@@ -192,14 +193,15 @@ check_value(const struct emu_field *f, json_t *v)
 
 size_t
 emu_validate(json_t *obj, const struct emu_field *fields, size_t n, const char *prefix,
-	     json_t *errs)
+             json_t *errs)
 {
 	const char *name;
 	json_t *v;
 	size_t bad = 0;
 	char path[256], allowed[256];
 
-	json_object_foreach (obj, name, v) {
+	json_object_foreach(obj, name, v)
+	{
 		const struct emu_field *f = find_field(fields, n, name);
 		const char *why;
 
@@ -216,10 +218,10 @@ emu_validate(json_t *obj, const struct emu_field *fields, size_t n, const char *
 		if (f->type == EMU_F_ENUM) {
 			list_enum(allowed, sizeof allowed, f->values);
 			emu_err_add(errs, "INVALID_FIELD", path, "%s %s (allowed: %s)", path, why,
-				    allowed);
+			            allowed);
 		} else if (f->max_chars && strcmp(why, "is too long") == 0) {
 			emu_err_add(errs, "INVALID_FIELD", path, "%s %s (max %zu characters)", path,
-				    why, f->max_chars);
+			            why, f->max_chars);
 		} else {
 			emu_err_add(errs, "INVALID_FIELD", path, "%s %s", path, why);
 		}

@@ -11,26 +11,26 @@
 #include <stdint.h>
 
 enum emu_ftype {
-	EMU_F_STRING,          /* any string */
-	EMU_F_NONEMPTY,        /* a non-empty string */
-	EMU_F_ISO,             /* ISO-8601 UTC date-time string */
-	EMU_F_ISO_OR_EMPTY,    /* the same, or "" (acceptTime) */
-	EMU_F_UINT32,          /* a JSON integer in 0 .. 2^31-1 (Salesforce int32) */
-	EMU_F_MS,              /* a JSON integer in 0 .. 2^53 (ms since the epoch) */
+	EMU_F_STRING,       /* any string */
+	EMU_F_NONEMPTY,     /* a non-empty string */
+	EMU_F_ISO,          /* ISO-8601 UTC date-time string */
+	EMU_F_ISO_OR_EMPTY, /* the same, or "" (acceptTime) */
+	EMU_F_UINT32,       /* a JSON integer in 0 .. 2^31-1 (Salesforce int32) */
+	EMU_F_MS,           /* a JSON integer in 0 .. 2^53 (ms since the epoch) */
 	EMU_F_BOOL,
 	EMU_F_JSON_OBJ_STRING, /* a string whose text is a JSON object (callAttributes) */
 	EMU_F_OBJ_OR_STRING,   /* flowInputParameters */
 	EMU_F_ARRAY,
 	EMU_F_OBJECT,
-	EMU_F_ENUM,            /* one of `values` */
+	EMU_F_ENUM, /* one of `values` */
 };
 
 struct emu_field {
 	const char *name;
 	enum emu_ftype type;
 	bool required;
-	size_t max_chars;           /* strings: 0 = unbounded */
-	const char *const *values;  /* EMU_F_ENUM: NULL-terminated */
+	size_t max_chars;          /* strings: 0 = unbounded */
+	const char *const *values; /* EMU_F_ENUM: NULL-terminated */
 };
 
 /*
@@ -40,11 +40,11 @@ struct emu_field {
  * Returns the number of problems found.
  */
 size_t emu_validate(json_t *obj, const struct emu_field *fields, size_t n, const char *prefix,
-		    json_t *errs);
+                    json_t *errs);
 
 /* Appends {"errorCode":code,"field":field (omitted when NULL),"message":...} to errs. */
 void emu_err_add(json_t *errs, const char *code, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 
 /*
  * Parses an ISO-8601 UTC date-time: YYYY-MM-DDTHH:MM:SS, optional .fraction (1-9 digits),

@@ -10,13 +10,13 @@ TEST(disconnect_reasons)
 		const char *value;
 		int is_error;
 	} want[] = {
-		{SIP_END_CALLER_BYE, "CUSTOMER_DISCONNECT", 0},
-		{SIP_END_CALLER_CANCEL, "CUSTOMER_DISCONNECT", 0},
-		{SIP_END_AGENT_BYE, "AGENT_DISCONNECT", 0},
-		{SIP_END_AGENT_REJECTED, "OTHER", 0},
-		{SIP_END_AGENT_FAILED, "TELECOM_PROBLEM", 1},
-		{SIP_END_LOCAL_HANGUP, "TELECOM_PROBLEM", 1},
-		{SIP_END_SIGNALLING, "TELECOM_PROBLEM", 1},
+	        {SIP_END_CALLER_BYE, "CUSTOMER_DISCONNECT", 0},
+	        {SIP_END_CALLER_CANCEL, "CUSTOMER_DISCONNECT", 0},
+	        {SIP_END_AGENT_BYE, "AGENT_DISCONNECT", 0},
+	        {SIP_END_AGENT_REJECTED, "OTHER", 0},
+	        {SIP_END_AGENT_FAILED, "TELECOM_PROBLEM", 1},
+	        {SIP_END_LOCAL_HANGUP, "TELECOM_PROBLEM", 1},
+	        {SIP_END_SIGNALLING, "TELECOM_PROBLEM", 1},
 	};
 
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -31,8 +31,8 @@ TEST(disconnect_reasons)
 static char *numbers_a[] = {"+15550100000", "+15550100001"};
 static char *numbers_b[] = {"+442079460000"};
 static struct cfg_contact_center ccs[] = {
-	{.name = "acme", .numbers = numbers_a, .n_numbers = 2},
-	{.name = "globex", .numbers = numbers_b, .n_numbers = 1},
+        {.name = "acme", .numbers = numbers_a, .n_numbers = 2},
+        {.name = "globex", .numbers = numbers_b, .n_numbers = 1},
 };
 static struct cfg config = {.ccs = ccs, .n_ccs = 2, .default_country_code = "1"};
 

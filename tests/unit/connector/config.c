@@ -30,7 +30,7 @@ setup(void)
 	FILE *f;
 
 	snprintf(dir, sizeof dir, "%s/scvb-cfg-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(dir))
 		return -1;
 	snprintf(cfg_path, sizeof cfg_path, "%s/scvbridge.json", dir);
@@ -41,11 +41,11 @@ setup(void)
 	fputs("not parsed by the config loader, only opened\n", f);
 	fclose(f);
 	if (make_key(key_rsa2048, sizeof key_rsa2048, "rsa2048.key",
-		     "-algorithm RSA -pkeyopt rsa_keygen_bits:2048") < 0 ||
+	             "-algorithm RSA -pkeyopt rsa_keygen_bits:2048") < 0 ||
 	    make_key(key_rsa1024, sizeof key_rsa1024, "rsa1024.key",
-		     "-algorithm RSA -pkeyopt rsa_keygen_bits:1024") < 0 ||
+	             "-algorithm RSA -pkeyopt rsa_keygen_bits:1024") < 0 ||
 	    make_key(key_ec, sizeof key_ec, "ec.key",
-		     "-algorithm EC -pkeyopt ec_paramgen_curve:P-256") < 0)
+	             "-algorithm EC -pkeyopt ec_paramgen_curve:P-256") < 0)
 		return -1;
 	return 0;
 }
@@ -67,25 +67,23 @@ static json_t *
 full_config(void)
 {
 	return json_pack(
-		"{s:{s:s}, s:{s:s, s:[s,s,s,s], s:s, s:s, s:i, s:i, s:i}, s:{s:s}, s:["
-		"{s:s, s:s, s:s, s:s, s:s, s:s, s:[s,s], s:s, s:{s:s, s:s}, s:s, s:s, s:i},"
-		"{s:s, s:s, s:s, s:s, s:s, s:[s], s:s}]}",
-		"log", "level", "debug",
-		"sip", "listen", "sip:127.0.0.1:5070", "trusted_peers", "127.0.0.1", "10.0.0.0/8",
-		"::1", "fd00::/8", "user_agent", "acme-bridge/2", "default_country_code", "44",
-		"max_calls", 500, "shutdown_grace_ms", 0, "drain_timeout_ms", 3600000,
-		"store", "path", "/var/lib/scvbridge/outbox.db",
-		"contact_centers",
-		"name", "acme", "org_id", "00D000000000001AAA", "call_center_api_name", "AcmeCC",
-		"base_url", "https://acme.my.salesforce-scrt.com/telephony/v1/", "private_key_file",
-		key_rsa2048, "ca_file", ca_file, "numbers", "+15550100000", "+15550100001",
-		"forward_to", "sip:7000@pbx.example.net:5060", "call_attributes", "X-IVR-Lang",
-		"IvrLanguage__c", "X-Account", "Account_Number__c", "provider_name", "Acme Telecom",
-		"jwt_mode", "per_request", "request_timeout_ms", 2500,
-		"name", "globex.eu-1", "org_id", "00D000000000002", "call_center_api_name",
-		"Globex_CC", "base_url", "https://127.0.0.1:8443", "private_key_file", key_rsa2048,
-		"numbers", "+442079460000", "forward_to",
-		"sips:queue@[2001:db8::1]:5061;transport=tls");
+	        "{s:{s:s}, s:{s:s, s:[s,s,s,s], s:s, s:s, s:i, s:i, s:i}, s:{s:s}, s:["
+	        "{s:s, s:s, s:s, s:s, s:s, s:s, s:[s,s], s:s, s:{s:s, s:s}, s:s, s:s, s:i},"
+	        "{s:s, s:s, s:s, s:s, s:s, s:[s], s:s}]}",
+	        "log", "level", "debug", "sip", "listen", "sip:127.0.0.1:5070", "trusted_peers",
+	        "127.0.0.1", "10.0.0.0/8", "::1", "fd00::/8", "user_agent", "acme-bridge/2",
+	        "default_country_code", "44", "max_calls", 500, "shutdown_grace_ms", 0,
+	        "drain_timeout_ms", 3600000, "store", "path", "/var/lib/scvbridge/outbox.db",
+	        "contact_centers", "name", "acme", "org_id", "00D000000000001AAA",
+	        "call_center_api_name", "AcmeCC", "base_url",
+	        "https://acme.my.salesforce-scrt.com/telephony/v1/", "private_key_file",
+	        key_rsa2048, "ca_file", ca_file, "numbers", "+15550100000", "+15550100001",
+	        "forward_to", "sip:7000@pbx.example.net:5060", "call_attributes", "X-IVR-Lang",
+	        "IvrLanguage__c", "X-Account", "Account_Number__c", "provider_name", "Acme Telecom",
+	        "jwt_mode", "per_request", "request_timeout_ms", 2500, "name", "globex.eu-1",
+	        "org_id", "00D000000000002", "call_center_api_name", "Globex_CC", "base_url",
+	        "https://127.0.0.1:8443", "private_key_file", key_rsa2048, "numbers",
+	        "+442079460000", "forward_to", "sips:queue@[2001:db8::1]:5061;transport=tls");
 }
 
 /* Only the required keys. */
@@ -93,12 +91,12 @@ static json_t *
 minimal_config(void)
 {
 	return json_pack("{s:{s:s, s:[s]}, s:{s:s}, s:[{s:s, s:s, s:s, s:s, s:s, s:[s], s:s}]}",
-			 "sip", "listen", "sip:[::1]:5070;transport=tcp", "trusted_peers",
-			 "::1", "store", "path", "outbox.db", "contact_centers", "name", "acme",
-			 "org_id", "00D000000000001", "call_center_api_name", "AcmeCC", "base_url",
-			 "https://acme.my.salesforce-scrt.com/telephony/v1", "private_key_file",
-			 key_rsa2048, "numbers", "+15550100000", "forward_to",
-			 "sip:pbx.example.net");
+	                 "sip", "listen", "sip:[::1]:5070;transport=tcp", "trusted_peers", "::1",
+	                 "store", "path", "outbox.db", "contact_centers", "name", "acme", "org_id",
+	                 "00D000000000001", "call_center_api_name", "AcmeCC", "base_url",
+	                 "https://acme.my.salesforce-scrt.com/telephony/v1", "private_key_file",
+	                 key_rsa2048, "numbers", "+15550100000", "forward_to",
+	                 "sip:pbx.example.net");
 }
 
 static json_t *
@@ -140,46 +138,46 @@ load_text(const char *text, struct cfg **ret_cfg, char *err, size_t errlen)
 }
 
 /* j (consumed) must be refused with exactly the message want. */
-#define REFUSED(j, want)                                                                   \
-	do {                                                                               \
-		char err_[1024] = "";                                                      \
-		struct cfg *cfg_ = NULL;                                                   \
-		CHECK(load_json((j), &cfg_, err_, sizeof err_) == -EINVAL);                \
-		CHECK(cfg_ == NULL);                                                       \
-		CHECK_STR(err_, (want));                                                   \
-		cfg_free(cfg_);                                                            \
+#define REFUSED(j, want)                                                                           \
+	do {                                                                                       \
+		char err_[1024] = "";                                                              \
+		struct cfg *cfg_ = NULL;                                                           \
+		CHECK(load_json((j), &cfg_, err_, sizeof err_) == -EINVAL);                        \
+		CHECK(cfg_ == NULL);                                                               \
+		CHECK_STR(err_, (want));                                                           \
+		cfg_free(cfg_);                                                                    \
 	} while (0)
 
 /* j (consumed) must be refused with the code rc and exactly the message want. */
-#define REFUSED_RC(j, rc, want)                                                            \
-	do {                                                                               \
-		char err_[1024] = "";                                                      \
-		struct cfg *cfg_ = NULL;                                                   \
-		CHECK_INT(load_json((j), &cfg_, err_, sizeof err_), (rc));                 \
-		CHECK(cfg_ == NULL);                                                       \
-		CHECK_STR(err_, (want));                                                   \
-		cfg_free(cfg_);                                                            \
+#define REFUSED_RC(j, rc, want)                                                                    \
+	do {                                                                                       \
+		char err_[1024] = "";                                                              \
+		struct cfg *cfg_ = NULL;                                                           \
+		CHECK_INT(load_json((j), &cfg_, err_, sizeof err_), (rc));                         \
+		CHECK(cfg_ == NULL);                                                               \
+		CHECK_STR(err_, (want));                                                           \
+		cfg_free(cfg_);                                                                    \
 	} while (0)
 
 /* j (consumed) must be refused with a message that starts with prefix. */
-#define REFUSED_PREFIX(j, prefix)                                                          \
-	do {                                                                               \
-		char err_[1024] = "";                                                      \
-		struct cfg *cfg_ = NULL;                                                   \
-		CHECK(load_json((j), &cfg_, err_, sizeof err_) < 0);                       \
-		CHECK(cfg_ == NULL);                                                       \
-		CHECK_PREFIX(err_, (prefix));                                              \
-		cfg_free(cfg_);                                                            \
+#define REFUSED_PREFIX(j, prefix)                                                                  \
+	do {                                                                                       \
+		char err_[1024] = "";                                                              \
+		struct cfg *cfg_ = NULL;                                                           \
+		CHECK(load_json((j), &cfg_, err_, sizeof err_) < 0);                               \
+		CHECK(cfg_ == NULL);                                                               \
+		CHECK_PREFIX(err_, (prefix));                                                      \
+		cfg_free(cfg_);                                                                    \
 	} while (0)
 
-#define CHECK_PREFIX(s, prefix)                                                            \
-	do {                                                                               \
-		const char *s_ = (s), *p_ = (prefix);                                      \
-		if (strncmp(s_, p_, strlen(p_)) != 0 || strlen(s_) <= strlen(p_)) {        \
-			char m_[2400];                                                     \
-			snprintf(m_, sizeof m_, "got \"%s\", want \"%s...\"", s_, p_);     \
-			test_fail(__FILE__, __LINE__, m_);                                 \
-		}                                                                          \
+#define CHECK_PREFIX(s, prefix)                                                                    \
+	do {                                                                                       \
+		const char *s_ = (s), *p_ = (prefix);                                              \
+		if (strncmp(s_, p_, strlen(p_)) != 0 || strlen(s_) <= strlen(p_)) {                \
+			char m_[2400];                                                             \
+			snprintf(m_, sizeof m_, "got \"%s\", want \"%s...\"", s_, p_);             \
+			test_fail(__FILE__, __LINE__, m_);                                         \
+		}                                                                                  \
 	} while (0)
 
 static void
@@ -320,7 +318,8 @@ TEST(example_config_loads)
 
 	REQUIRE(j != NULL);
 	ccs = json_object_get(j, "contact_centers");
-	json_array_foreach(ccs, i, cc) {
+	json_array_foreach(ccs, i, cc)
+	{
 		set(cc, "private_key_file", json_string(key_rsa2048));
 		if (json_object_get(cc, "ca_file"))
 			set(cc, "ca_file", json_string(ca_file));
@@ -344,7 +343,8 @@ covers(const struct opt *table, json_t *obj, const char *where)
 			json_t *all = json_object(); /* the union of the elements' keys */
 
 			seen = json_array_size(v) > 0;
-			json_array_foreach(v, i, item) {
+			json_array_foreach(v, i, item)
+			{
 				json_object_update_missing(all, item);
 			}
 			covers(o->sub, all, o->name);
@@ -359,7 +359,7 @@ covers(const struct opt *table, json_t *obj, const char *where)
 			char m[160];
 
 			snprintf(m, sizeof m, "config/scvbridge.example.json lacks %s.%s", where,
-				 o->name);
+			         o->name);
 			test_fail(__FILE__, __LINE__, m);
 		}
 	}
@@ -376,7 +376,8 @@ documented(const struct opt *table, const char *readme)
 		if (!strstr(readme, want)) {
 			char m[160];
 
-			snprintf(m, sizeof m, "config/README.md has no table row for `%s`", o->name);
+			snprintf(m, sizeof m, "config/README.md has no table row for `%s`",
+			         o->name);
 			test_fail(__FILE__, __LINE__, m);
 		}
 		if (o->sub)
@@ -411,8 +412,8 @@ TEST(example_and_readme_cover_every_key)
 TEST(missing_required)
 {
 	static const char *const cc_keys[] = {
-		"name",    "org_id",    "call_center_api_name", "base_url", "private_key_file",
-		"numbers", "forward_to"};
+	        "name",    "org_id",    "call_center_api_name", "base_url", "private_key_file",
+	        "numbers", "forward_to"};
 	json_t *j;
 	char want[256];
 
@@ -426,14 +427,14 @@ TEST(missing_required)
 	REFUSED(without(j, sip_of(j), "listen"), "sip.listen: required key is missing");
 	j = full_config();
 	REFUSED(without(j, sip_of(j), "trusted_peers"),
-		"sip.trusted_peers: required key is missing");
+	        "sip.trusted_peers: required key is missing");
 	j = full_config();
 	REFUSED(without(j, json_object_get(j, "store"), "path"),
-		"store.path: required key is missing");
+	        "store.path: required key is missing");
 	for (size_t i = 0; i < sizeof cc_keys / sizeof cc_keys[0]; i++) {
 		j = full_config();
 		snprintf(want, sizeof want, "contact_centers[1].%s: required key is missing",
-			 cc_keys[i]);
+		         cc_keys[i]);
 		REFUSED(without(j, cc_of(j, 1), cc_keys[i]), want);
 	}
 	REFUSED(json_object(), "sip: required key is missing");
@@ -450,15 +451,15 @@ TEST(unknown_keys)
 	set(json_object_get(j, "log"), "file", json_string("/var/log/x"));
 	REFUSED(j, "log.file: unknown key");
 	REFUSED(with_sip("listen_address", json_string("sip:127.0.0.1:5070")),
-		"sip.listen_address: unknown key");
+	        "sip.listen_address: unknown key");
 	j = full_config();
 	set(json_object_get(j, "store"), "fsync", json_true());
 	REFUSED(j, "store.fsync: unknown key");
 	REFUSED(with_cc(1, "orgId", json_string("00D000000000002")),
-		"contact_centers[1].orgId: unknown key");
+	        "contact_centers[1].orgId: unknown key");
 	/* A misspelt optional key is refused even when everything required is there. */
 	REFUSED(with_cc(0, "request_timeout", json_integer(100)),
-		"contact_centers[0].request_timeout: unknown key");
+	        "contact_centers[0].request_timeout: unknown key");
 	/* A key that would be confusing in a path is quoted. */
 	REFUSED(with_sip("max calls", json_integer(3)), "sip.\"max calls\": unknown key");
 }
@@ -483,25 +484,25 @@ TEST(wrong_types)
 	json_array_set_new(json_object_get(j, "contact_centers"), 1, json_string("globex"));
 	REFUSED(j, "contact_centers[1]: expected an object");
 	REFUSED(with_cc(0, "org_id", json_integer(42)),
-		"contact_centers[0].org_id: expected a string");
+	        "contact_centers[0].org_id: expected a string");
 	REFUSED(with_cc(0, "org_id", json_null()), "contact_centers[0].org_id: expected a string");
 	REFUSED(with_sip("listen", json_true()), "sip.listen: expected a string");
 	REFUSED(with_sip("max_calls", json_string("10")), "sip.max_calls: expected an integer");
 	REFUSED(with_sip("max_calls", json_real(10.0)), "sip.max_calls: expected an integer");
 	REFUSED(with_sip("trusted_peers", json_string("127.0.0.1")),
-		"sip.trusted_peers: expected an array of strings");
+	        "sip.trusted_peers: expected an array of strings");
 	REFUSED(with_sip("trusted_peers", json_pack("[s,i]", "127.0.0.1", 10)),
-		"sip.trusted_peers[1]: expected a string");
+	        "sip.trusted_peers[1]: expected a string");
 	REFUSED(with_cc(0, "numbers", json_pack("[s,[]]", "+15550100000")),
-		"contact_centers[0].numbers[1]: expected a string");
+	        "contact_centers[0].numbers[1]: expected a string");
 	REFUSED(with_cc(0, "call_attributes", json_pack("[s]", "X-IVR-Lang")),
-		"contact_centers[0].call_attributes: expected an object");
+	        "contact_centers[0].call_attributes: expected an object");
 	REFUSED(with_cc(0, "call_attributes", json_pack("{s:i}", "X-IVR-Lang", 1)),
-		"contact_centers[0].call_attributes.X-IVR-Lang: expected a string");
+	        "contact_centers[0].call_attributes.X-IVR-Lang: expected a string");
 	REFUSED(with_cc(0, "jwt_mode", json_false()),
-		"contact_centers[0].jwt_mode: expected a string");
+	        "contact_centers[0].jwt_mode: expected a string");
 	REFUSED(with_cc(0, "request_timeout_ms", json_string("10s")),
-		"contact_centers[0].request_timeout_ms: expected an integer");
+	        "contact_centers[0].request_timeout_ms: expected an integer");
 }
 
 TEST(empty_values)
@@ -510,7 +511,7 @@ TEST(empty_values)
 
 	REFUSED(with_sip("trusted_peers", json_array()), "sip.trusted_peers: must not be empty");
 	REFUSED(with_cc(1, "numbers", json_array()),
-		"contact_centers[1].numbers: must not be empty");
+	        "contact_centers[1].numbers: must not be empty");
 	j = full_config();
 	set(j, "contact_centers", json_array());
 	REFUSED(j, "contact_centers: must not be empty");
@@ -520,17 +521,17 @@ TEST(empty_values)
 	REFUSED(with_sip("listen", json_string("")), "sip.listen: must not be empty");
 	REFUSED(with_cc(0, "name", json_string("")), "contact_centers[0].name: must not be empty");
 	REFUSED(with_cc(0, "ca_file", json_string("")),
-		"contact_centers[0].ca_file: must not be empty");
+	        "contact_centers[0].ca_file: must not be empty");
 	REFUSED(with_sip("trusted_peers", json_pack("[s,s]", "::1", "")),
-		"sip.trusted_peers[1]: must not be empty");
+	        "sip.trusted_peers[1]: must not be empty");
 	/* An empty call_attributes object is fine. */
 	{
 		char err[1024];
 		struct cfg *cfg = NULL;
 
 		CHECK_INT(load_json(with_cc(0, "call_attributes", json_object()), &cfg, err,
-				    sizeof err),
-			  0);
+		                    sizeof err),
+		          0);
 		if (cfg)
 			CHECK_INT(cfg->ccs[0].n_call_attrs, 0);
 		cfg_free(cfg);
@@ -563,8 +564,11 @@ TEST(log_level)
 TEST(sip_listen)
 {
 	static const char *const ok[] = {
-		"sip:127.0.0.1:5070", "sips:0.0.0.0:5061", "sip:[::]:5060",
-		"sip:[::1]:5070;transport=tcp", "SIP:sbc.example.net:5060;transport=udp;lr",
+	        "sip:127.0.0.1:5070",
+	        "sips:0.0.0.0:5061",
+	        "sip:[::]:5060",
+	        "sip:[::1]:5070;transport=tcp",
+	        "SIP:sbc.example.net:5060;transport=udp;lr",
 	};
 	char err[1024];
 
@@ -572,92 +576,93 @@ TEST(sip_listen)
 		struct cfg *cfg = NULL;
 
 		CHECK_INT(load_json(with_sip("listen", json_string(ok[i])), &cfg, err, sizeof err),
-			  0);
+		          0);
 		if (cfg)
 			CHECK_STR(cfg->sip_listen, ok[i]);
 		cfg_free(cfg);
 	}
 	REFUSED(with_sip("listen", json_string("sip:127.0.0.1")),
-		"sip.listen: \"sip:127.0.0.1\" is not a valid SIP URI: a port is required");
+	        "sip.listen: \"sip:127.0.0.1\" is not a valid SIP URI: a port is required");
 	REFUSED(with_sip("listen", json_string("127.0.0.1:5070")),
-		"sip.listen: \"127.0.0.1:5070\" is not a valid SIP URI: it must start with "
-		"\"sip:\" or \"sips:\"");
+	        "sip.listen: \"127.0.0.1:5070\" is not a valid SIP URI: it must start with "
+	        "\"sip:\" or \"sips:\"");
 	REFUSED(with_sip("listen", json_string("udp://127.0.0.1:5070")),
-		"sip.listen: \"udp://127.0.0.1:5070\" is not a valid SIP URI: it must start with "
-		"\"sip:\" or \"sips:\"");
+	        "sip.listen: \"udp://127.0.0.1:5070\" is not a valid SIP URI: it must start with "
+	        "\"sip:\" or \"sips:\"");
 	REFUSED(with_sip("listen", json_string("sip:bridge@127.0.0.1:5070")),
-		"sip.listen: \"sip:bridge@127.0.0.1:5070\" is not a valid SIP URI: a listen "
-		"address has no user part");
+	        "sip.listen: \"sip:bridge@127.0.0.1:5070\" is not a valid SIP URI: a listen "
+	        "address has no user part");
 	REFUSED(with_sip("listen", json_string("sip::5070")),
-		"sip.listen: \"sip::5070\" is not a valid SIP URI: missing or bad host");
+	        "sip.listen: \"sip::5070\" is not a valid SIP URI: missing or bad host");
 	REFUSED(with_sip("listen", json_string("sip:127.0.0.256:5070")),
-		"sip.listen: \"sip:127.0.0.256:5070\" is not a valid SIP URI: missing or bad host");
+	        "sip.listen: \"sip:127.0.0.256:5070\" is not a valid SIP URI: missing or bad host");
 	REFUSED(with_sip("listen", json_string("sip:[::1:5070")),
-		"sip.listen: \"sip:[::1:5070\" is not a valid SIP URI: missing or bad host");
+	        "sip.listen: \"sip:[::1:5070\" is not a valid SIP URI: missing or bad host");
 	REFUSED(with_sip("listen", json_string("sip:-bad.example:5070")),
-		"sip.listen: \"sip:-bad.example:5070\" is not a valid SIP URI: missing or bad "
-		"host");
+	        "sip.listen: \"sip:-bad.example:5070\" is not a valid SIP URI: missing or bad "
+	        "host");
 	REFUSED(with_sip("listen", json_string("sip:127.0.0.1:0")),
-		"sip.listen: \"sip:127.0.0.1:0\" is not a valid SIP URI: bad port (1 to 65535)");
+	        "sip.listen: \"sip:127.0.0.1:0\" is not a valid SIP URI: bad port (1 to 65535)");
 	REFUSED(with_sip("listen", json_string("sip:127.0.0.1:65536")),
-		"sip.listen: \"sip:127.0.0.1:65536\" is not a valid SIP URI: bad port (1 to "
-		"65535)");
+	        "sip.listen: \"sip:127.0.0.1:65536\" is not a valid SIP URI: bad port (1 to "
+	        "65535)");
 	REFUSED(with_sip("listen", json_string("sip:127.0.0.1:")),
-		"sip.listen: \"sip:127.0.0.1:\" is not a valid SIP URI: bad port (1 to 65535)");
+	        "sip.listen: \"sip:127.0.0.1:\" is not a valid SIP URI: bad port (1 to 65535)");
 	REFUSED(with_sip("listen", json_string("sip:127.0.0.1:5070;")),
-		"sip.listen: \"sip:127.0.0.1:5070;\" is not a valid SIP URI: bad parameter");
+	        "sip.listen: \"sip:127.0.0.1:5070;\" is not a valid SIP URI: bad parameter");
 	REFUSED(with_sip("listen", json_string("sip:127.0.0.1:5070;transport=")),
-		"sip.listen: \"sip:127.0.0.1:5070;transport=\" is not a valid SIP URI: bad "
-		"parameter");
+	        "sip.listen: \"sip:127.0.0.1:5070;transport=\" is not a valid SIP URI: bad "
+	        "parameter");
 	REFUSED(with_sip("listen", json_string("sip:127.0.0.1:5070 ")),
-		"sip.listen: \"sip:127.0.0.1:5070 \" is not a valid SIP URI: unexpected text after "
-		"the host, port and parameters");
+	        "sip.listen: \"sip:127.0.0.1:5070 \" is not a valid SIP URI: unexpected text after "
+	        "the host, port and parameters");
 	REFUSED(with_sip("listen", json_string("sip:127.0.0.1:5070?x=y")),
-		"sip.listen: \"sip:127.0.0.1:5070?x=y\" is not a valid SIP URI: unexpected text "
-		"after the host, port and parameters");
+	        "sip.listen: \"sip:127.0.0.1:5070?x=y\" is not a valid SIP URI: unexpected text "
+	        "after the host, port and parameters");
 	REFUSED(with_sip("listen", json_string("sip:127.0.0.1:5070\n")),
-		"sip.listen: \"sip:127.0.0.1:5070\\x0a\" is not a valid SIP URI: unexpected text "
-		"after the host, port and parameters");
+	        "sip.listen: \"sip:127.0.0.1:5070\\x0a\" is not a valid SIP URI: unexpected text "
+	        "after the host, port and parameters");
 }
 
 TEST(trusted_peers)
 {
-	static const char *const ok[] = {"0.0.0.0/0", "192.168.1.0/24", "192.168.1.7/32",
-					 "2001:db8::/32", "::/0", "::ffff:10.0.0.1", "fe80::1"};
+	static const char *const ok[] = {"0.0.0.0/0",     "192.168.1.0/24", "192.168.1.7/32",
+	                                 "2001:db8::/32", "::/0",           "::ffff:10.0.0.1",
+	                                 "fe80::1"};
 	char err[1024];
 
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		struct cfg *cfg = NULL;
 
 		CHECK_INT(load_json(with_sip("trusted_peers", json_pack("[s]", ok[i])), &cfg, err,
-				    sizeof err),
-			  0);
+		                    sizeof err),
+		          0);
 		cfg_free(cfg);
 	}
 	REFUSED(with_sip("trusted_peers", json_pack("[s,s]", "127.0.0.1", "10.0.0.300")),
-		"sip.trusted_peers[1]: \"10.0.0.300\" is not an IP address or CIDR prefix");
+	        "sip.trusted_peers[1]: \"10.0.0.300\" is not an IP address or CIDR prefix");
 	REFUSED(with_sip("trusted_peers", json_pack("[s]", "localhost")),
-		"sip.trusted_peers[0]: \"localhost\" is not an IP address or CIDR prefix");
+	        "sip.trusted_peers[0]: \"localhost\" is not an IP address or CIDR prefix");
 	REFUSED(with_sip("trusted_peers", json_pack("[s]", "10.0.0.0/33")),
-		"sip.trusted_peers[0]: \"10.0.0.0/33\" is not an IP address or CIDR prefix");
+	        "sip.trusted_peers[0]: \"10.0.0.0/33\" is not an IP address or CIDR prefix");
 	REFUSED(with_sip("trusted_peers", json_pack("[s]", "10.0.0.0/")),
-		"sip.trusted_peers[0]: \"10.0.0.0/\" is not an IP address or CIDR prefix");
+	        "sip.trusted_peers[0]: \"10.0.0.0/\" is not an IP address or CIDR prefix");
 	REFUSED(with_sip("trusted_peers", json_pack("[s]", "10.0.0.0/08")),
-		"sip.trusted_peers[0]: \"10.0.0.0/08\" is not an IP address or CIDR prefix");
+	        "sip.trusted_peers[0]: \"10.0.0.0/08\" is not an IP address or CIDR prefix");
 	REFUSED(with_sip("trusted_peers", json_pack("[s]", "10.0.0.0/-8")),
-		"sip.trusted_peers[0]: \"10.0.0.0/-8\" is not an IP address or CIDR prefix");
+	        "sip.trusted_peers[0]: \"10.0.0.0/-8\" is not an IP address or CIDR prefix");
 	REFUSED(with_sip("trusted_peers", json_pack("[s]", "/8")),
-		"sip.trusted_peers[0]: \"/8\" is not an IP address or CIDR prefix");
+	        "sip.trusted_peers[0]: \"/8\" is not an IP address or CIDR prefix");
 	REFUSED(with_sip("trusted_peers", json_pack("[s]", "::1/129")),
-		"sip.trusted_peers[0]: \"::1/129\" is not an IP address or CIDR prefix");
+	        "sip.trusted_peers[0]: \"::1/129\" is not an IP address or CIDR prefix");
 	REFUSED(with_sip("trusted_peers", json_pack("[s]", "10.0.0.0/8 ")),
-		"sip.trusted_peers[0]: \"10.0.0.0/8 \" is not an IP address or CIDR prefix");
+	        "sip.trusted_peers[0]: \"10.0.0.0/8 \" is not an IP address or CIDR prefix");
 	REFUSED(with_sip("trusted_peers", json_pack("[s]", "10.1.2.3/8")),
-		"sip.trusted_peers[0]: \"10.1.2.3/8\" has address bits set past the /8 prefix "
-		"(did you mean \"10.0.0.0/8\"?)");
+	        "sip.trusted_peers[0]: \"10.1.2.3/8\" has address bits set past the /8 prefix "
+	        "(did you mean \"10.0.0.0/8\"?)");
 	REFUSED(with_sip("trusted_peers", json_pack("[s]", "2001:db8::1/64")),
-		"sip.trusted_peers[0]: \"2001:db8::1/64\" has address bits set past the /64 prefix "
-		"(did you mean \"2001:db8::/64\"?)");
+	        "sip.trusted_peers[0]: \"2001:db8::1/64\" has address bits set past the /64 prefix "
+	        "(did you mean \"2001:db8::/64\"?)");
 }
 
 TEST(sip_scalars)
@@ -667,31 +672,31 @@ TEST(sip_scalars)
 	struct cfg *cfg = NULL;
 
 	REFUSED(with_sip("user_agent", json_string("bad\r\nX-Injected: 1")),
-		"sip.user_agent: \"bad\\x0d\\x0aX-Injected: 1\" is not a user agent (1 to 128 "
-		"printable ASCII characters)");
+	        "sip.user_agent: \"bad\\x0d\\x0aX-Injected: 1\" is not a user agent (1 to 128 "
+	        "printable ASCII characters)");
 	REFUSED(with_sip("default_country_code", json_string("0")),
-		"sip.default_country_code: \"0\" is not a country code (1 to 3 digits, the first "
-		"not 0)");
+	        "sip.default_country_code: \"0\" is not a country code (1 to 3 digits, the first "
+	        "not 0)");
 	REFUSED(with_sip("default_country_code", json_string("+1")),
-		"sip.default_country_code: \"+1\" is not a country code (1 to 3 digits, the first "
-		"not 0)");
+	        "sip.default_country_code: \"+1\" is not a country code (1 to 3 digits, the first "
+	        "not 0)");
 	REFUSED(with_sip("default_country_code", json_string("1234")),
-		"sip.default_country_code: \"1234\" is not a country code (1 to 3 digits, the "
-		"first not 0)");
+	        "sip.default_country_code: \"1234\" is not a country code (1 to 3 digits, the "
+	        "first not 0)");
 	REFUSED(with_sip("default_country_code", json_integer(1)),
-		"sip.default_country_code: expected a string");
+	        "sip.default_country_code: expected a string");
 	REFUSED(with_sip("max_calls", json_integer(0)),
-		"sip.max_calls: 0 is out of range (1 to 1000000)");
+	        "sip.max_calls: 0 is out of range (1 to 1000000)");
 	REFUSED(with_sip("max_calls", json_integer(1000001)),
-		"sip.max_calls: 1000001 is out of range (1 to 1000000)");
+	        "sip.max_calls: 1000001 is out of range (1 to 1000000)");
 	REFUSED(with_sip("max_calls", json_integer(-1)),
-		"sip.max_calls: -1 is out of range (1 to 1000000)");
+	        "sip.max_calls: -1 is out of range (1 to 1000000)");
 	REFUSED(with_sip("max_calls", json_integer(4294967297LL)),
-		"sip.max_calls: 4294967297 is out of range (1 to 1000000)");
+	        "sip.max_calls: 4294967297 is out of range (1 to 1000000)");
 	REFUSED(with_sip("shutdown_grace_ms", json_integer(3600001)),
-		"sip.shutdown_grace_ms: 3600001 is out of range (0 to 3600000)");
+	        "sip.shutdown_grace_ms: 3600001 is out of range (0 to 3600000)");
 	REFUSED(with_sip("drain_timeout_ms", json_integer(-5)),
-		"sip.drain_timeout_ms: -5 is out of range (0 to 3600000)");
+	        "sip.drain_timeout_ms: -5 is out of range (0 to 3600000)");
 
 	/* The ends of each range are accepted. */
 	j = with_sip("max_calls", json_integer(1000000));
@@ -717,49 +722,49 @@ TEST(cc_name_org_api_name)
 	memset(name65, 'a', 65);
 	name65[65] = '\0';
 	REFUSED(with_cc(0, "name", json_string("acme corp")),
-		"contact_centers[0].name: \"acme corp\" is not a valid name (1 to 64 letters, "
-		"digits, "
-		"\"_\", \".\" or \"-\")");
+	        "contact_centers[0].name: \"acme corp\" is not a valid name (1 to 64 letters, "
+	        "digits, "
+	        "\"_\", \".\" or \"-\")");
 	REFUSED(with_cc(0, "name", json_string(name65)),
-		"contact_centers[0].name: "
-		"\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" "
-		"is not a valid name (1 to 64 letters, digits, \"_\", \".\" or \"-\")");
+	        "contact_centers[0].name: "
+	        "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" "
+	        "is not a valid name (1 to 64 letters, digits, \"_\", \".\" or \"-\")");
 	REFUSED(with_cc(0, "org_id", json_string("00E000000000001AAA")),
-		"contact_centers[0].org_id: \"00E000000000001AAA\" is not an org id (15 or 18 "
-		"letters "
-		"and digits starting with \"00D\")");
+	        "contact_centers[0].org_id: \"00E000000000001AAA\" is not an org id (15 or 18 "
+	        "letters "
+	        "and digits starting with \"00D\")");
 	REFUSED(with_cc(0, "org_id", json_string("00D0000000000012")),
-		"contact_centers[0].org_id: \"00D0000000000012\" is not an org id (15 or 18 "
-		"letters "
-		"and digits starting with \"00D\")");
+	        "contact_centers[0].org_id: \"00D0000000000012\" is not an org id (15 or 18 "
+	        "letters "
+	        "and digits starting with \"00D\")");
 	REFUSED(with_cc(0, "org_id", json_string("00D00000000000-")),
-		"contact_centers[0].org_id: \"00D00000000000-\" is not an org id (15 or 18 letters "
-		"and digits starting with \"00D\")");
+	        "contact_centers[0].org_id: \"00D00000000000-\" is not an org id (15 or 18 letters "
+	        "and digits starting with \"00D\")");
 	REFUSED(with_cc(0, "org_id", json_string("00d000000000001")),
-		"contact_centers[0].org_id: \"00d000000000001\" is not an org id (15 or 18 letters "
-		"and digits starting with \"00D\")");
+	        "contact_centers[0].org_id: \"00d000000000001\" is not an org id (15 or 18 letters "
+	        "and digits starting with \"00D\")");
 	REFUSED(with_cc(0, "call_center_api_name", json_string("1Acme")),
-		"contact_centers[0].call_center_api_name: \"1Acme\" is not a call center API name "
-		"(a "
-		"letter, then up to 79 letters, digits or \"_\")");
+	        "contact_centers[0].call_center_api_name: \"1Acme\" is not a call center API name "
+	        "(a "
+	        "letter, then up to 79 letters, digits or \"_\")");
 	REFUSED(with_cc(0, "call_center_api_name", json_string("Acme-CC")),
-		"contact_centers[0].call_center_api_name: \"Acme-CC\" is not a call center API "
-		"name "
-		"(a letter, then up to 79 letters, digits or \"_\")");
+	        "contact_centers[0].call_center_api_name: \"Acme-CC\" is not a call center API "
+	        "name "
+	        "(a letter, then up to 79 letters, digits or \"_\")");
 
 	char api81[82];
 	memset(api81, 'A', 81);
 	api81[81] = '\0';
 	REFUSED_PREFIX(with_cc(0, "call_center_api_name", json_string(api81)),
-		       "contact_centers[0].call_center_api_name: \"AAAA");
+	               "contact_centers[0].call_center_api_name: \"AAAA");
 	api81[80] = '\0';
 	{
 		char err[1024];
 		struct cfg *cfg = NULL;
 
 		CHECK_INT(load_json(with_cc(0, "call_center_api_name", json_string(api81)), &cfg,
-				    err, sizeof err),
-			  0);
+		                    err, sizeof err),
+		          0);
 		cfg_free(cfg);
 	}
 }
@@ -769,13 +774,13 @@ TEST(base_url)
 	static const struct {
 		const char *in, *want;
 	} ok[] = {
-		{"https://acme.my.salesforce-scrt.com/telephony/v1",
-		 "https://acme.my.salesforce-scrt.com/telephony/v1"},
-		{"https://acme.my.salesforce-scrt.com/telephony/v1///",
-		 "https://acme.my.salesforce-scrt.com/telephony/v1"},
-		{"https://127.0.0.1:8443/", "https://127.0.0.1:8443"},
-		{"https://[::1]:8443/telephony/v1", "https://[::1]:8443/telephony/v1"},
-		{"HTTPS://Emulator.Local/telephony/v1", "HTTPS://Emulator.Local/telephony/v1"},
+	        {"https://acme.my.salesforce-scrt.com/telephony/v1",
+	         "https://acme.my.salesforce-scrt.com/telephony/v1"},
+	        {"https://acme.my.salesforce-scrt.com/telephony/v1///",
+	         "https://acme.my.salesforce-scrt.com/telephony/v1"},
+	        {"https://127.0.0.1:8443/", "https://127.0.0.1:8443"},
+	        {"https://[::1]:8443/telephony/v1", "https://[::1]:8443/telephony/v1"},
+	        {"HTTPS://Emulator.Local/telephony/v1", "HTTPS://Emulator.Local/telephony/v1"},
 	};
 	char err[1024];
 
@@ -783,41 +788,41 @@ TEST(base_url)
 		struct cfg *cfg = NULL;
 
 		CHECK_INT(load_json(with_cc(0, "base_url", json_string(ok[i].in)), &cfg, err,
-				    sizeof err),
-			  0);
+		                    sizeof err),
+		          0);
 		if (cfg)
 			CHECK_STR(cfg->ccs[0].base_url, ok[i].want);
 		cfg_free(cfg);
 	}
 	REFUSED(with_cc(0, "base_url",
-			json_string("http://acme.my.salesforce-scrt.com/telephony/v1")),
-		"contact_centers[0].base_url: \"http://acme.my.salesforce-scrt.com/telephony/v1\" "
-		"is "
-		"not an https:// URL");
+	                json_string("http://acme.my.salesforce-scrt.com/telephony/v1")),
+	        "contact_centers[0].base_url: \"http://acme.my.salesforce-scrt.com/telephony/v1\" "
+	        "is "
+	        "not an https:// URL");
 	REFUSED(with_cc(0, "base_url", json_string("acme.my.salesforce-scrt.com")),
-		"contact_centers[0].base_url: \"acme.my.salesforce-scrt.com\" is not an https:// "
-		"URL");
+	        "contact_centers[0].base_url: \"acme.my.salesforce-scrt.com\" is not an https:// "
+	        "URL");
 	REFUSED(with_cc(0, "base_url", json_string("https:///telephony/v1")),
-		"contact_centers[0].base_url: \"https:///telephony/v1\" is not a URL with a valid "
-		"host");
+	        "contact_centers[0].base_url: \"https:///telephony/v1\" is not a URL with a valid "
+	        "host");
 	REFUSED(with_cc(0, "base_url", json_string("https://user:pw@acme.example/telephony/v1")),
-		"contact_centers[0].base_url: \"https://user:pw@acme.example/telephony/v1\" is not "
-		"a "
-		"URL without user info (credentials)");
+	        "contact_centers[0].base_url: \"https://user:pw@acme.example/telephony/v1\" is not "
+	        "a "
+	        "URL without user info (credentials)");
 	REFUSED(with_cc(0, "base_url", json_string("https://acme.example:99999/telephony/v1")),
-		"contact_centers[0].base_url: \"https://acme.example:99999/telephony/v1\" is not a "
-		"URL with a valid port (1 to 65535)");
+	        "contact_centers[0].base_url: \"https://acme.example:99999/telephony/v1\" is not a "
+	        "URL with a valid port (1 to 65535)");
 	REFUSED(with_cc(0, "base_url", json_string("https://acme.example/telephony/v1?x=1")),
-		"contact_centers[0].base_url: \"https://acme.example/telephony/v1?x=1\" is not a "
-		"base "
-		"URL (https://host[:port][/path], no query or fragment)");
+	        "contact_centers[0].base_url: \"https://acme.example/telephony/v1?x=1\" is not a "
+	        "base "
+	        "URL (https://host[:port][/path], no query or fragment)");
 	REFUSED(with_cc(0, "base_url", json_string("https://acme.example/telephony v1")),
-		"contact_centers[0].base_url: \"https://acme.example/telephony v1\" is not a base "
-		"URL "
-		"(https://host[:port][/path], no query or fragment)");
+	        "contact_centers[0].base_url: \"https://acme.example/telephony v1\" is not a base "
+	        "URL "
+	        "(https://host[:port][/path], no query or fragment)");
 	REFUSED(with_cc(0, "base_url", json_string("https://acme.example#top")),
-		"contact_centers[0].base_url: \"https://acme.example#top\" is not a base URL "
-		"(https://host[:port][/path], no query or fragment)");
+	        "contact_centers[0].base_url: \"https://acme.example#top\" is not a base URL "
+	        "(https://host[:port][/path], no query or fragment)");
 }
 
 TEST(key_files)
@@ -826,24 +831,24 @@ TEST(key_files)
 
 	snprintf(missing, sizeof missing, "%s/missing.key", dir);
 	REFUSED_PREFIX(with_cc(0, "private_key_file", json_string(missing)),
-		       "contact_centers[0].private_key_file: ");
+	               "contact_centers[0].private_key_file: ");
 	REFUSED_PREFIX(with_cc(1, "private_key_file", json_string(key_ec)),
-		       "contact_centers[1].private_key_file: ");
+	               "contact_centers[1].private_key_file: ");
 	REFUSED_PREFIX(with_cc(0, "private_key_file", json_string(key_rsa1024)),
-		       "contact_centers[0].private_key_file: ");
+	               "contact_centers[0].private_key_file: ");
 	REFUSED_PREFIX(with_cc(0, "private_key_file", json_string(ca_file)),
-		       "contact_centers[0].private_key_file: ");
+	               "contact_centers[0].private_key_file: ");
 	REFUSED_PREFIX(with_cc(0, "private_key_file", json_string(dir)),
-		       "contact_centers[0].private_key_file: ");
+	               "contact_centers[0].private_key_file: ");
 
 	char want[512];
 
 	snprintf(want, sizeof want,
-		 "contact_centers[0].ca_file: cannot read \"%s\": No such file or directory",
-		 missing);
+	         "contact_centers[0].ca_file: cannot read \"%s\": No such file or directory",
+	         missing);
 	REFUSED_RC(with_cc(0, "ca_file", json_string(missing)), -ENOENT, want);
 	snprintf(want, sizeof want, "contact_centers[0].ca_file: \"%s\" is not a regular file",
-		 dir);
+	         dir);
 	REFUSED(with_cc(0, "ca_file", json_string(dir)), want);
 	if (geteuid() != 0) { /* root reads anything */
 		char locked[160];
@@ -855,8 +860,8 @@ TEST(key_files)
 		fclose(f);
 		chmod(locked, 0);
 		snprintf(want, sizeof want,
-			 "contact_centers[0].ca_file: cannot read \"%s\": Permission denied",
-			 locked);
+		         "contact_centers[0].ca_file: cannot read \"%s\": Permission denied",
+		         locked);
 		REFUSED_RC(with_cc(0, "ca_file", json_string(locked)), -EACCES, want);
 	}
 }
@@ -864,24 +869,24 @@ TEST(key_files)
 TEST(numbers)
 {
 	REFUSED(with_cc(0, "numbers", json_pack("[s,s]", "+15550100000", "15550100001")),
-		"contact_centers[0].numbers[1]: \"15550100001\" is not an E.164 number (\"+\", "
-		"then "
-		"7 to 15 digits, the first not 0)");
+	        "contact_centers[0].numbers[1]: \"15550100001\" is not an E.164 number (\"+\", "
+	        "then "
+	        "7 to 15 digits, the first not 0)");
 	REFUSED(with_cc(0, "numbers", json_pack("[s]", "+1 555 010 0000")),
-		"contact_centers[0].numbers[0]: \"+1 555 010 0000\" is not an E.164 number (\"+\", "
-		"then 7 to 15 digits, the first not 0)");
+	        "contact_centers[0].numbers[0]: \"+1 555 010 0000\" is not an E.164 number (\"+\", "
+	        "then 7 to 15 digits, the first not 0)");
 	REFUSED(with_cc(0, "numbers", json_pack("[s]", "+05550100000")),
-		"contact_centers[0].numbers[0]: \"+05550100000\" is not an E.164 number (\"+\", "
-		"then "
-		"7 to 15 digits, the first not 0)");
+	        "contact_centers[0].numbers[0]: \"+05550100000\" is not an E.164 number (\"+\", "
+	        "then "
+	        "7 to 15 digits, the first not 0)");
 	REFUSED(with_cc(0, "numbers", json_pack("[s]", "+1234567890123456")),
-		"contact_centers[0].numbers[0]: \"+1234567890123456\" is not an E.164 number "
-		"(\"+\", "
-		"then 7 to 15 digits, the first not 0)");
+	        "contact_centers[0].numbers[0]: \"+1234567890123456\" is not an E.164 number "
+	        "(\"+\", "
+	        "then 7 to 15 digits, the first not 0)");
 	REFUSED(with_cc(1, "numbers", json_pack("[s]", "tel:+442079460000")),
-		"contact_centers[1].numbers[0]: \"tel:+442079460000\" is not an E.164 number "
-		"(\"+\", "
-		"then 7 to 15 digits, the first not 0)");
+	        "contact_centers[1].numbers[0]: \"tel:+442079460000\" is not an E.164 number "
+	        "(\"+\", "
+	        "then 7 to 15 digits, the first not 0)");
 }
 
 TEST(duplicates)
@@ -890,23 +895,23 @@ TEST(duplicates)
 
 	/* Across contact centers: both places are named. */
 	REFUSED(with_cc(1, "numbers", json_pack("[s,s]", "+442079460000", "+15550100001")),
-		"contact_centers[1].numbers[1]: \"+15550100001\" is already listed at "
-		"contact_centers[0].numbers[1] (contact center \"acme\")");
+	        "contact_centers[1].numbers[1]: \"+15550100001\" is already listed at "
+	        "contact_centers[0].numbers[1] (contact center \"acme\")");
 	/* Within one. */
-	REFUSED(with_cc(0, "numbers", json_pack("[s,s,s]", "+15550100000", "+15550100001",
-						"+15550100000")),
-		"contact_centers[0].numbers[2]: \"+15550100000\" is already listed at "
-		"contact_centers[0].numbers[0]");
+	REFUSED(with_cc(0, "numbers",
+	                json_pack("[s,s,s]", "+15550100000", "+15550100001", "+15550100000")),
+	        "contact_centers[0].numbers[2]: \"+15550100000\" is already listed at "
+	        "contact_centers[0].numbers[0]");
 	/* With several repeats, the first repeat in the file is reported. */
 	j = full_config();
-	set(cc_of(j, 0), "numbers", json_pack("[s,s,s]", "+19990000000", "+15550100001",
-					      "+15550100001"));
+	set(cc_of(j, 0), "numbers",
+	    json_pack("[s,s,s]", "+19990000000", "+15550100001", "+15550100001"));
 	set(cc_of(j, 1), "numbers", json_pack("[s,s]", "+19990000000", "+19990000000"));
 	REFUSED(j, "contact_centers[0].numbers[2]: \"+15550100001\" is already listed at "
-		   "contact_centers[0].numbers[1]");
+	           "contact_centers[0].numbers[1]");
 
 	REFUSED(with_cc(1, "name", json_string("acme")),
-		"contact_centers[1].name: \"acme\" is already the name of contact_centers[0]");
+	        "contact_centers[1].name: \"acme\" is already the name of contact_centers[0]");
 
 	/* Duplicate JSON keys are refused by the parser, with their position. */
 	char err[1024];
@@ -914,8 +919,8 @@ TEST(duplicates)
 	char want[256];
 
 	CHECK_INT(load_text("{\"log\": {\"level\": \"info\", \"level\": \"debug\"}}", &cfg, err,
-			    sizeof err),
-		  -EINVAL);
+	                    sizeof err),
+	          -EINVAL);
 	snprintf(want, sizeof want, "%s:1:", cfg_path);
 	CHECK_PREFIX(err, want);
 	CHECK(strstr(err, "duplicate object key") != NULL);
@@ -928,29 +933,29 @@ TEST(call_attributes)
 	char key[32];
 
 	REFUSED(with_cc(0, "call_attributes", json_pack("{s:s}", "X IVR", "IvrLanguage__c")),
-		"contact_centers[0].call_attributes: \"X IVR\" is not a SIP header name (1 to 64 "
-		"letters, digits or -.!%*_+`'~)");
+	        "contact_centers[0].call_attributes: \"X IVR\" is not a SIP header name (1 to 64 "
+	        "letters, digits or -.!%*_+`'~)");
 	REFUSED(with_cc(0, "call_attributes", json_pack("{s:s}", "X-IVR:Lang", "IvrLanguage__c")),
-		"contact_centers[0].call_attributes: \"X-IVR:Lang\" is not a SIP header name (1 to "
-		"64 "
-		"letters, digits or -.!%*_+`'~)");
+	        "contact_centers[0].call_attributes: \"X-IVR:Lang\" is not a SIP header name (1 to "
+	        "64 "
+	        "letters, digits or -.!%*_+`'~)");
 	REFUSED(with_cc(0, "call_attributes", json_pack("{s:s}", "X-IVR-Lang", "Ivr-Language")),
-		"contact_centers[0].call_attributes.X-IVR-Lang: \"Ivr-Language\" is not a field "
-		"API "
-		"name (a letter, then up to 79 letters, digits or \"_\")");
+	        "contact_centers[0].call_attributes.X-IVR-Lang: \"Ivr-Language\" is not a field "
+	        "API "
+	        "name (a letter, then up to 79 letters, digits or \"_\")");
 	REFUSED(with_cc(0, "call_attributes", json_pack("{s:s}", "X-IVR-Lang", "__c")),
-		"contact_centers[0].call_attributes.X-IVR-Lang: \"__c\" is not a field API name (a "
-		"letter, then up to 79 letters, digits or \"_\")");
+	        "contact_centers[0].call_attributes.X-IVR-Lang: \"__c\" is not a field API name (a "
+	        "letter, then up to 79 letters, digits or \"_\")");
 	REFUSED(with_cc(0, "call_attributes", json_pack("{s:s}", "X-IVR-Lang", "")),
-		"contact_centers[0].call_attributes.X-IVR-Lang: must not be empty");
+	        "contact_centers[0].call_attributes.X-IVR-Lang: must not be empty");
 	REFUSED(with_cc(0, "call_attributes",
-			json_pack("{s:s, s:s}", "X-IVR-Lang", "A__c", "x-ivr-lang", "B__c")),
-		"contact_centers[0].call_attributes: \"X-IVR-Lang\" and \"x-ivr-lang\" name the "
-		"same "
-		"header (names are case-insensitive)");
+	                json_pack("{s:s, s:s}", "X-IVR-Lang", "A__c", "x-ivr-lang", "B__c")),
+	        "contact_centers[0].call_attributes: \"X-IVR-Lang\" and \"x-ivr-lang\" name the "
+	        "same "
+	        "header (names are case-insensitive)");
 	REFUSED(with_cc(0, "call_attributes",
-			json_pack("{s:s, s:s}", "X-A", "Same__c", "X-B", "Same__c")),
-		"contact_centers[0].call_attributes: \"X-A\" and \"X-B\" both fill field Same__c");
+	                json_pack("{s:s, s:s}", "X-A", "Same__c", "X-B", "Same__c")),
+	        "contact_centers[0].call_attributes: \"X-A\" and \"X-B\" both fill field Same__c");
 
 	/* At most 32 entries. */
 	for (int i = 0; i < 32; i++) {
@@ -964,8 +969,8 @@ TEST(call_attributes)
 		struct cfg *cfg = NULL;
 
 		CHECK_INT(load_json(with_cc(0, "call_attributes", json_deep_copy(attrs)), &cfg, err,
-				    sizeof err),
-			  0);
+		                    sizeof err),
+		          0);
 		if (cfg) {
 			CHECK_INT(cfg->ccs[0].n_call_attrs, 32);
 			CHECK_STR(cfg->ccs[0].call_attrs[31].header, "X-Attr-31");
@@ -975,76 +980,75 @@ TEST(call_attributes)
 	}
 	json_object_set_new(attrs, "X-Attr-32", json_string("Attr32__c"));
 	REFUSED(with_cc(0, "call_attributes", attrs),
-		"contact_centers[0].call_attributes: has 33 entries (at most 32 allowed)");
+	        "contact_centers[0].call_attributes: has 33 entries (at most 32 allowed)");
 }
 
 TEST(forward_provider_jwt_timeout)
 {
-	static const char *const ok[] = {"sip:7000@pbx.example.net:5060",
-					 "sip:pbx.example.net",
-					 "sips:+15550100000@10.0.0.5;transport=tls;user=phone",
-					 "sip:queue%20a@[2001:db8::1]"};
+	static const char *const ok[] = {"sip:7000@pbx.example.net:5060", "sip:pbx.example.net",
+	                                 "sips:+15550100000@10.0.0.5;transport=tls;user=phone",
+	                                 "sip:queue%20a@[2001:db8::1]"};
 	char err[1024];
 
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		struct cfg *cfg = NULL;
 
 		CHECK_INT(load_json(with_cc(0, "forward_to", json_string(ok[i])), &cfg, err,
-				    sizeof err),
-			  0);
+		                    sizeof err),
+		          0);
 		if (cfg)
 			CHECK_STR(cfg->ccs[0].forward_to, ok[i]);
 		cfg_free(cfg);
 	}
 	REFUSED(with_cc(0, "forward_to", json_string("tel:+15550100000")),
-		"contact_centers[0].forward_to: \"tel:+15550100000\" is not a valid SIP URI: it "
-		"must "
-		"start with \"sip:\" or \"sips:\"");
+	        "contact_centers[0].forward_to: \"tel:+15550100000\" is not a valid SIP URI: it "
+	        "must "
+	        "start with \"sip:\" or \"sips:\"");
 	REFUSED(with_cc(0, "forward_to", json_string("sip:7000@")),
-		"contact_centers[0].forward_to: \"sip:7000@\" is not a valid SIP URI: missing or "
-		"bad "
-		"host");
+	        "contact_centers[0].forward_to: \"sip:7000@\" is not a valid SIP URI: missing or "
+	        "bad "
+	        "host");
 	REFUSED(with_cc(0, "forward_to", json_string("sip:@pbx.example.net")),
-		"contact_centers[0].forward_to: \"sip:@pbx.example.net\" is not a valid SIP URI: "
-		"bad "
-		"user part");
+	        "contact_centers[0].forward_to: \"sip:@pbx.example.net\" is not a valid SIP URI: "
+	        "bad "
+	        "user part");
 	REFUSED(with_cc(0, "forward_to", json_string("sip:70 00@pbx.example.net")),
-		"contact_centers[0].forward_to: \"sip:70 00@pbx.example.net\" is not a valid SIP "
-		"URI: "
-		"bad user part");
+	        "contact_centers[0].forward_to: \"sip:70 00@pbx.example.net\" is not a valid SIP "
+	        "URI: "
+	        "bad user part");
 	REFUSED(with_cc(0, "forward_to", json_string("<sip:7000@pbx.example.net>")),
-		"contact_centers[0].forward_to: \"<sip:7000@pbx.example.net>\" is not a valid SIP "
-		"URI: "
-		"it must start with \"sip:\" or \"sips:\"");
+	        "contact_centers[0].forward_to: \"<sip:7000@pbx.example.net>\" is not a valid SIP "
+	        "URI: "
+	        "it must start with \"sip:\" or \"sips:\"");
 
 	char p81[82];
 	memset(p81, 'p', 81);
 	p81[81] = '\0';
 	REFUSED_PREFIX(with_cc(0, "provider_name", json_string(p81)),
-		       "contact_centers[0].provider_name: \"pppp");
+	               "contact_centers[0].provider_name: \"pppp");
 	REFUSED(with_cc(0, "provider_name", json_string("Acme\tTelecom")),
-		"contact_centers[0].provider_name: \"Acme\\x09Telecom\" is not a provider name (1 "
-		"to "
-		"80 printable ASCII characters)");
+	        "contact_centers[0].provider_name: \"Acme\\x09Telecom\" is not a provider name (1 "
+	        "to "
+	        "80 printable ASCII characters)");
 	REFUSED(with_cc(0, "provider_name", json_string("Acm\xc3\xa9")),
-		"contact_centers[0].provider_name: \"Acm\\xc3\\xa9\" is not a provider name (1 to "
-		"80 "
-		"printable ASCII characters)");
+	        "contact_centers[0].provider_name: \"Acm\\xc3\\xa9\" is not a provider name (1 to "
+	        "80 "
+	        "printable ASCII characters)");
 
 	REFUSED(with_cc(0, "jwt_mode", json_string("always")),
-		"contact_centers[0].jwt_mode: \"always\" is not one of reuse, per_request");
+	        "contact_centers[0].jwt_mode: \"always\" is not one of reuse, per_request");
 	{
 		struct cfg *cfg = NULL;
 
 		REQUIRE(load_json(with_cc(0, "jwt_mode", json_string("reuse")), &cfg, err,
-				  sizeof err) == 0);
+		                  sizeof err) == 0);
 		CHECK_INT(cfg->ccs[0].jwt_mode, CFG_JWT_REUSE);
 		cfg_free(cfg);
 	}
 	REFUSED(with_cc(0, "request_timeout_ms", json_integer(99)),
-		"contact_centers[0].request_timeout_ms: 99 is out of range (100 to 120000)");
+	        "contact_centers[0].request_timeout_ms: 99 is out of range (100 to 120000)");
 	REFUSED(with_cc(0, "request_timeout_ms", json_integer(120001)),
-		"contact_centers[0].request_timeout_ms: 120001 is out of range (100 to 120000)");
+	        "contact_centers[0].request_timeout_ms: 120001 is out of range (100 to 120000)");
 }
 
 TEST(file_errors)
@@ -1054,15 +1058,15 @@ TEST(file_errors)
 
 	/* Broken JSON: file:line:column and jansson's text. */
 	CHECK_INT(load_text("{\n  \"log\": {\n    \"level\": \"info\",\n  }\n}\n", &cfg, err,
-			    sizeof err),
-		  -EINVAL);
+	                    sizeof err),
+	          -EINVAL);
 	snprintf(want, sizeof want, "%s:4:3: ", cfg_path);
 	CHECK_PREFIX(err, want);
 	CHECK(cfg == NULL);
 
-	CHECK_INT(load_text("{\"sip\": {\"listen\": \"sip:127.0.0.1:5070}}\n", &cfg, err,
-			    sizeof err),
-		  -EINVAL);
+	CHECK_INT(
+	        load_text("{\"sip\": {\"listen\": \"sip:127.0.0.1:5070}}\n", &cfg, err, sizeof err),
+	        -EINVAL);
 	snprintf(want, sizeof want, "%s:1:40: ", cfg_path);
 	CHECK_PREFIX(err, want);
 
@@ -1166,8 +1170,8 @@ TEST(find_number_hand_built)
 	/* A struct cfg built by hand (no index) gets the same answers by a linear search. */
 	char *a_nums[] = {"+15550100000"}, *b_nums[] = {"+442079460000", "+442079460001"};
 	struct cfg_contact_center ccs[2] = {
-		{.name = "a", .numbers = a_nums, .n_numbers = 1},
-		{.name = "b", .numbers = b_nums, .n_numbers = 2},
+	        {.name = "a", .numbers = a_nums, .n_numbers = 1},
+	        {.name = "b", .numbers = b_nums, .n_numbers = 2},
 	};
 	struct cfg cfg = {.ccs = ccs, .n_ccs = 2};
 	size_t idx = 99;

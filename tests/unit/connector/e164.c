@@ -5,19 +5,19 @@
 #include <errno.h>
 
 /* Normalizes in with cc and checks the result, or the error when want starts with '-'. */
-#define NORM(in, cc, want)                                                                 \
-	do {                                                                               \
-		char out_[32] = "untouched";                                               \
-		int rc_ = e164_normalize((in), (cc), out_, sizeof out_);                   \
-		CHECK_INT(rc_, 0);                                                         \
-		CHECK_STR(out_, (want));                                                   \
+#define NORM(in, cc, want)                                                                         \
+	do {                                                                                       \
+		char out_[32] = "untouched";                                                       \
+		int rc_ = e164_normalize((in), (cc), out_, sizeof out_);                           \
+		CHECK_INT(rc_, 0);                                                                 \
+		CHECK_STR(out_, (want));                                                           \
 	} while (0)
 
-#define REFUSED(in, cc)                                                                    \
-	do {                                                                               \
-		char out_[32] = "untouched";                                               \
-		CHECK_INT(e164_normalize((in), (cc), out_, sizeof out_), -EINVAL);         \
-		CHECK_STR(out_, "untouched");                                              \
+#define REFUSED(in, cc)                                                                            \
+	do {                                                                                       \
+		char out_[32] = "untouched";                                                       \
+		CHECK_INT(e164_normalize((in), (cc), out_, sizeof out_), -EINVAL);                 \
+		CHECK_STR(out_, "untouched");                                                      \
 	} while (0)
 
 TEST(valid)
@@ -30,7 +30,7 @@ TEST(valid)
 	CHECK(!e164_valid(NULL));
 	CHECK(!e164_valid(""));
 	CHECK(!e164_valid("+"));
-	CHECK(!e164_valid("+123456"));          /* 6 digits */
+	CHECK(!e164_valid("+123456"));           /* 6 digits */
 	CHECK(!e164_valid("+1234567890123456")); /* 16 digits */
 	CHECK(!e164_valid("+05550100000"));      /* leading zero after "+" */
 	CHECK(!e164_valid("15550100000"));       /* no "+" */
@@ -78,8 +78,8 @@ TEST(international_prefix)
 	NORM("0015550100000", NULL, "+15550100000");
 	NORM("00442079460000", "1", "+442079460000"); /* "00" wins over the trunk "0" */
 	REFUSED("00", "1");
-	REFUSED("000442079460000", NULL);  /* "+0..." */
-	REFUSED("00123456", NULL);         /* 6 digits after "00" */
+	REFUSED("000442079460000", NULL);    /* "+0..." */
+	REFUSED("00123456", NULL);           /* 6 digits after "00" */
 	REFUSED("001234567890123456", NULL); /* 16 digits after "00" */
 }
 
@@ -109,11 +109,11 @@ TEST(short_with_cc)
 {
 	NORM("5550100000", "1", "+15550100000"); /* 10 digits */
 	NORM("555-010-0000", "1", "+15550100000");
-	NORM("555010", "1", "+1555010");          /* 7 digits in all */
+	NORM("555010", "1", "+1555010"); /* 7 digits in all */
 	NORM("5550100", "353", "+3535550100");
 	REFUSED("5550100000", NULL);
-	REFUSED("12345", "1");     /* "+112345": 6 digits */
-	REFUSED("1234", "1");      /* short extension */
+	REFUSED("12345", "1"); /* "+112345": 6 digits */
+	REFUSED("1234", "1");  /* short extension */
 	REFUSED("7000", NULL);
 }
 
@@ -167,8 +167,9 @@ TEST(output_space)
 
 TEST(normalized_is_valid)
 {
-	static const char *const inputs[] = {"+15550100000", "0015550100000", "02079460000",
-					     "15550100000", "5550100000", "tel:+44-20-7946-0000"};
+	static const char *const inputs[] = {"+15550100000", "0015550100000",
+	                                     "02079460000",  "15550100000",
+	                                     "5550100000",   "tel:+44-20-7946-0000"};
 	char out[32];
 
 	for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {

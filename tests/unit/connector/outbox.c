@@ -26,7 +26,7 @@ static uv_loop_t *test_loop;
 
 int
 scv_http_target_add(struct scv_http *http, const char *base_url, const char *ca_file,
-		    int *ret_target, char *err, size_t errlen)
+                    int *ret_target, char *err, size_t errlen)
 {
 	(void)http, (void)base_url, (void)ca_file, (void)err, (void)errlen;
 	*ret_target = 7;
@@ -52,7 +52,7 @@ scv_http_send(struct scv_http *http, const struct scv_http_req *req, scv_http_cb
 
 int
 scv_signer_new(const char *key_path, const char *iss, const char *sub, int per_request_jti,
-	       struct scv_signer **ret_signer, char *err, size_t errlen)
+               struct scv_signer **ret_signer, char *err, size_t errlen)
 {
 	(void)key_path, (void)iss, (void)sub, (void)per_request_jti, (void)err, (void)errlen;
 	*ret_signer = (struct scv_signer *)(uintptr_t)1;
@@ -76,8 +76,11 @@ scv_signer_free(struct scv_signer *signer)
 static void
 answer(size_t i, int status, int error, int retry_after)
 {
-	struct scv_http_resp r = {.status = status, .error = error, .retry_after_s = retry_after,
-				  .body = "{}", .body_len = 2};
+	struct scv_http_resp r = {.status = status,
+	                          .error = error,
+	                          .retry_after_s = retry_after,
+	                          .body = "{}",
+	                          .body_len = 2};
 	sent[i].answered = 1;
 	sent[i].cb(&r, sent[i].arg);
 }
@@ -106,8 +109,8 @@ on_empty(void *arg)
 	empty_called++;
 }
 
-static struct cfg_contact_center cc = {.name = "acme", .provider_name = "scvbridge",
-				       .request_timeout_ms = 1000};
+static struct cfg_contact_center cc = {
+        .name = "acme", .provider_name = "scvbridge", .request_timeout_ms = 1000};
 static struct cfg config = {.ccs = &cc, .n_ccs = 1};
 
 static struct outbox *
@@ -174,7 +177,8 @@ TEST(update_waits_for_its_create)
 
 	REQUIRE(ob);
 	CHECK_INT(outbox_submit(ob, 0, "A", OUTBOX_CREATE, "POST", "/voiceCalls", body("cA")), 0);
-	CHECK_INT(outbox_submit(ob, 0, "A", OUTBOX_UPDATE, "PATCH", "/voiceCalls/A", body("uA")), 0);
+	CHECK_INT(outbox_submit(ob, 0, "A", OUTBOX_UPDATE, "PATCH", "/voiceCalls/A", body("uA")),
+	          0);
 	CHECK_INT(outbox_submit(ob, 0, "B", OUTBOX_CREATE, "POST", "/voiceCalls", body("cB")), 0);
 	/* A's create and B's create leave at once; A's update waits */
 	CHECK_INT(n_sent, 2);

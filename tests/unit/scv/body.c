@@ -29,13 +29,13 @@ static struct scv_create
 inbound(void)
 {
 	struct scv_create c = {
-		.call_center_api_name = "AcmeCC",
-		.vendor_call_key = "c7d1e2f0-1111-4a2b-9c3d-000000000001",
-		.to = "+15550100000",
-		.from = "+15550199999",
-		.initiation_method = "Inbound",
-		.start_time = "2026-01-15T10:00:00.000Z",
-		.participant_key = "+15550199999",
+	        .call_center_api_name = "AcmeCC",
+	        .vendor_call_key = "c7d1e2f0-1111-4a2b-9c3d-000000000001",
+	        .to = "+15550100000",
+	        .from = "+15550199999",
+	        .initiation_method = "Inbound",
+	        .start_time = "2026-01-15T10:00:00.000Z",
+	        .participant_key = "+15550199999",
 	};
 	return c;
 }
@@ -126,8 +126,8 @@ TEST(create_call_attributes_string)
 {
 	static const char *const fields[] = {"SourceType", "Note__c", "Name__c", "Raw__c"};
 	static const char *const values[] = {"Service", "say \"hi\" \\ back\n\ttab",
-					     "Zo\xc3\xab \xe2\x82\xac \xf0\x9f\x93\x9e",
-					     "caf\xe9 </script>"};
+	                                     "Zo\xc3\xab \xe2\x82\xac \xf0\x9f\x93\x9e",
+	                                     "caf\xe9 </script>"};
 	struct scv_create c = inbound();
 	json_t *o, *attrs;
 	const char *inner;
@@ -199,8 +199,8 @@ static struct scv_update
 closing(void)
 {
 	struct scv_update u = {
-		.start_time = "2026-01-15T10:00:00.000Z",
-		.end_time = "2026-01-15T10:07:30.000Z",
+	        .start_time = "2026-01-15T10:00:00.000Z",
+	        .end_time = "2026-01-15T10:07:30.000Z",
 	};
 	return u;
 }
@@ -355,8 +355,8 @@ TEST(parse_create_response)
 {
 	static const char ok[] = "{\"voiceCallId\":\"0LQxx0000000AbC\",\"errors\":[]}";
 	static const char partial[] =
-		"{\"voiceCallId\":\"0LQxx0000000AbCAAA\",\"errors\":\"We created your voice call "
-		"but there were some errors : x\"}";
+	        "{\"voiceCallId\":\"0LQxx0000000AbCAAA\",\"errors\":\"We created your voice call "
+	        "but there were some errors : x\"}";
 	static const char arr[] = "{\"errors\":[{\"message\":\"m\"}],\"voiceCallId\":\"0LQ1\"}";
 	char *id = NULL;
 
@@ -384,21 +384,21 @@ TEST(parse_create_response)
 TEST(parse_create_response_refusals)
 {
 	static const char *const bad[] = {
-		"",
-		"not json",
-		"[]",
-		"\"0LQ1\"",
-		"{}",
-		"{\"errors\":[\"no\"]}",
-		"{\"voiceCallId\":null}",
-		"{\"voiceCallId\":12}",
-		"{\"voiceCallId\":\"\"}",
-		"{\"voiceCallId\":\"../../x\"}",
-		"{\"voiceCallId\":\"0LQ 1\"}",
-		"{\"voiceCallId\":\"0LQ1\"} trailing",
-		"{\"voiceCallId\":"
-		"\"0123456789012345678901234567890123456789012345678901234567890123"
-		"4\"}",
+	        "",
+	        "not json",
+	        "[]",
+	        "\"0LQ1\"",
+	        "{}",
+	        "{\"errors\":[\"no\"]}",
+	        "{\"voiceCallId\":null}",
+	        "{\"voiceCallId\":12}",
+	        "{\"voiceCallId\":\"\"}",
+	        "{\"voiceCallId\":\"../../x\"}",
+	        "{\"voiceCallId\":\"0LQ 1\"}",
+	        "{\"voiceCallId\":\"0LQ1\"} trailing",
+	        "{\"voiceCallId\":"
+	        "\"0123456789012345678901234567890123456789012345678901234567890123"
+	        "4\"}",
 	};
 	static const char with_nul[] = "{\"voiceCallId\":\"0LQ1\"}\0";
 	char *id = NULL, *big;

@@ -18,7 +18,7 @@ static enum scv_verdict
 failure(int error, int maybe_sent)
 {
 	struct scv_http_resp r = {
-		.status = 0, .error = error, .maybe_sent = maybe_sent, .retry_after_s = -1};
+	        .status = 0, .error = error, .maybe_sent = maybe_sent, .retry_after_s = -1};
 	return scv_classify(&r);
 }
 

@@ -80,9 +80,9 @@ parse_token(const char *token, struct parsed *p)
 		return -1;
 	md = EVP_MD_CTX_new();
 	p->sig_ok =
-		EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, X509_get0_pubkey(cert)) == 1 &&
-		EVP_DigestVerify(md, buf, (size_t)n, (const unsigned char *)token,
-				 (size_t)(d2 - token)) == 1;
+	        EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, X509_get0_pubkey(cert)) == 1 &&
+	        EVP_DigestVerify(md, buf, (size_t)n, (const unsigned char *)token,
+	                         (size_t)(d2 - token)) == 1;
 	EVP_MD_CTX_free(md);
 	X509_free(cert);
 	return p->header && p->claims ? 0 : -1;
@@ -131,15 +131,15 @@ TEST(base64url)
 		size_t len;
 		const char *out;
 	} v[] = {
-		{"", 0, ""},
-		{"f", 1, "Zg"},
-		{"fo", 2, "Zm8"},
-		{"foo", 3, "Zm9v"},
-		{"foob", 4, "Zm9vYg"},
-		{"fooba", 5, "Zm9vYmE"},
-		{"foobar", 6, "Zm9vYmFy"},
-		{"\xfb\xff\xbf", 3, "-_-_"},
-		{"\xfb\xff", 2, "-_8"},
+	        {"", 0, ""},
+	        {"f", 1, "Zg"},
+	        {"fo", 2, "Zm8"},
+	        {"foo", 3, "Zm9v"},
+	        {"foob", 4, "Zm9vYg"},
+	        {"fooba", 5, "Zm9vYmE"},
+	        {"foobar", 6, "Zm9vYmFy"},
+	        {"\xfb\xff\xbf", 3, "-_-_"},
+	        {"\xfb\xff", 2, "-_8"},
 	};
 	char out[32];
 
@@ -271,7 +271,7 @@ TEST(per_request_mode_fresh_jti)
 		CHECK(p.sig_ok);
 		CHECK(is_uuid4(claim_str(&p, "jti")));
 		snprintf(jtis[i], sizeof jtis[i], "%s",
-			 claim_str(&p, "jti") ? claim_str(&p, "jti") : "");
+		         claim_str(&p, "jti") ? claim_str(&p, "jti") : "");
 		CHECK_INT(claim_int(&p, "exp"), 5300);
 		CHECK_INT(json_object_size(p.claims), 5);
 		for (int j = 0; j < i; j++)
@@ -392,7 +392,7 @@ TEST(pkcs1_rsa_key_accepted)
 		BIO *b = BIO_new_file(path, "w");
 		REQUIRE(b);
 		ectx = OSSL_ENCODER_CTX_new_for_pkey(test_key, EVP_PKEY_KEYPAIR, "PEM",
-						     "type-specific", NULL);
+		                                     "type-specific", NULL);
 		REQUIRE(ectx);
 		REQUIRE(OSSL_ENCODER_to_bio(ectx, b) == 1);
 		OSSL_ENCODER_CTX_free(ectx);

@@ -69,7 +69,7 @@ pki_write_key(const char *path, EVP_PKEY *key, const char *pass)
 		return -1;
 	if (pass)
 		ok = PEM_write_PrivateKey(f, key, EVP_aes_128_cbc(), (const unsigned char *)pass,
-					  (int)strlen(pass), NULL, NULL);
+		                          (int)strlen(pass), NULL, NULL);
 	else
 		ok = PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
 	return fclose(f) == 0 && ok == 1 ? 0 : -1;
@@ -122,7 +122,7 @@ pki_add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
  */
 static inline X509 *
 pki_cert(EVP_PKEY *key, const char *cn, EVP_PKEY *issuer_key, X509 *issuer, const char *san,
-	 int is_ca)
+         int is_ca)
 {
 	static long serial = 1000;
 	X509 *cert = X509_new();
@@ -139,7 +139,7 @@ pki_cert(EVP_PKEY *key, const char *cn, EVP_PKEY *issuer_key, X509 *issuer, cons
 	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
 	X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer) : name);
 	if (pki_add_ext(cert, issuer ? issuer : cert, NID_basic_constraints,
-			is_ca ? "critical,CA:TRUE" : "CA:FALSE") < 0)
+	                is_ca ? "critical,CA:TRUE" : "CA:FALSE") < 0)
 		goto fail;
 	if (is_ca && pki_add_ext(cert, cert, NID_key_usage, "critical,keyCertSign,cRLSign") < 0)
 		goto fail;
