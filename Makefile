@@ -89,13 +89,13 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libscvbridge.a tests/unit/test.h
 unit: all $(UNIT_BINS)
 
 check: all $(UNIT_BINS)
-	@BUILD_DIR=$(BUILD) SANITIZE=$(SANITIZE) tests/run.sh
+	@BUILD_DIR=$(BUILD) SANITIZE=$(SANITIZE) bash tests/run.sh
 
 integration: all
-	@BUILD_DIR=$(BUILD) SANITIZE=$(SANITIZE) tests/run.sh integration
+	@BUILD_DIR=$(BUILD) SANITIZE=$(SANITIZE) bash tests/run.sh integration
 
 demo: all
-	@BUILD_DIR=$(BUILD) tests/demo.sh
+	@BUILD_DIR=$(BUILD) bash tests/demo.sh
 
 bench: all
 	@BUILD_DIR=$(BUILD) tests/bench/run.sh
