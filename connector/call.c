@@ -31,7 +31,9 @@ struct call {
 	const struct cfg_contact_center *cc;
 	enum call_state state;
 	int64_t start_us, forward_us, answer_us, end_us;
-	struct call *hnext;
+	char voice_call_id[65]; /* Salesforce's id once the create was accepted, else "" */
+	struct call *hnext;     /* by sip_id */
+	struct call *knext;     /* by key */
 };
 
 struct calls {
@@ -39,6 +41,7 @@ struct calls {
 	struct outbox *outbox;
 	struct sip *sip;
 	struct call *buckets[CALL_BUCKETS];
+	struct call *key_buckets[CALL_BUCKETS];
 	size_t n_active;
 	void (*idle_cb)(void *arg);
 	void *idle_arg;
@@ -63,12 +66,37 @@ call_find(struct calls *calls, uint64_t id)
 	return NULL;
 }
 
+static struct call **
+key_bucket(struct calls *calls, const char *key)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+	for (; *key; key++)
+		h = (h ^ (uint8_t)*key) * 1099511628211ull;
+	return &calls->key_buckets[h % CALL_BUCKETS];
+}
+
+static struct call *
+call_find_key(struct calls *calls, const char *key)
+{
+	for (struct call *c = *key_bucket(calls, key); c; c = c->knext)
+		if (strcmp(c->key, key) == 0)
+			return c;
+	return NULL;
+}
+
 static void
 call_remove(struct calls *calls, struct call *call)
 {
 	for (struct call **p = bucket(calls, call->sip_id); *p; p = &(*p)->hnext) {
 		if (*p == call) {
 			*p = call->hnext;
+			break;
+		}
+	}
+	for (struct call **p = key_bucket(calls, call->key); *p; p = &(*p)->knext) {
+		if (*p == call) {
+			*p = call->knext;
 			break;
 		}
 	}
@@ -238,6 +266,8 @@ on_incoming(struct calls *calls, struct sip_event *ev)
 	call->state = CALL_ST_ROUTING;
 	call->hnext = *bucket(calls, call->sip_id);
 	*bucket(calls, call->sip_id) = call;
+	call->knext = *key_bucket(calls, call->key);
+	*key_bucket(calls, call->key) = call;
 	calls->n_active++;
 
 	/* SIP first: the caller's post-dial delay must not include building the create. */
@@ -269,9 +299,10 @@ on_ended(struct calls *calls, struct call *call, const struct sip_event *ev)
 		u.accept_time = accept;
 	}
 	call_disconnect_reason(ev->cause, &u.disconnect_value, &u.disconnect_is_error);
-	log_info(call->key, "call: ended (%s%s, SIP %d), %s", u.disconnect_value,
+	log_info(call->key, "call: ended (%s%s, SIP %d), %s, VoiceCall %s", u.disconnect_value,
 	         u.disconnect_is_error ? ", error" : "", ev->status,
-	         call->answer_us ? "answered" : "not answered");
+	         call->answer_us ? "answered" : "not answered",
+	         call->voice_call_id[0] ? call->voice_call_id : "not created yet");
 	body = scv_body_update(&u);
 	if (!body) {
 		log_err(call->key, "call: cannot build the closing update (out of memory)");
@@ -331,17 +362,22 @@ calls_on_sip_event(struct sip_event *ev, void *arg)
 void
 calls_on_outbox_result(const struct outbox_result *res, void *arg)
 {
+	struct calls *calls = arg;
+	struct call *call;
 	char *id = NULL;
 
-	(void)arg;
 	if (res->kind == OUTBOX_CREATE && res->accepted) {
-		if (scv_parse_create_response(res->body, res->body_len, &id) == 0) {
-			log_info(res->call_key, "salesforce: VoiceCall %s created", id);
-			free(id);
-		} else {
+		if (scv_parse_create_response(res->body, res->body_len, &id) < 0) {
 			log_warn(res->call_key,
-			         "salesforce: create accepted without a voiceCallId");
+			         "salesforce: create accepted without a usable voiceCallId");
+			return;
 		}
+		log_info(res->call_key, "salesforce: VoiceCall %s created", id);
+		/* kept on the call while it is up (the call may already be over) */
+		call = calls ? call_find_key(calls, res->call_key) : NULL;
+		if (call)
+			snprintf(call->voice_call_id, sizeof call->voice_call_id, "%s", id);
+		free(id);
 	} else if (res->kind == OUTBOX_UPDATE && res->accepted) {
 		log_info(res->call_key, "salesforce: VoiceCall closed");
 	}

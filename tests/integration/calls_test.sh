@@ -44,6 +44,8 @@ check_eq answered_caller_hangup.times_ordered "$(rec '.[0] | (.create.startTime 
 check_eq answered_caller_hangup.state "$(rec '.[0].state')" completed
 check_eq answered_caller_hangup.no_duplicate "$(rec '.[0].duplicateCreates')" 0
 check_eq answered_caller_hangup.provider_header "$(emu GET '/emulator/requests?limit=10' | jq -r '[.[] | select(.path | startswith("/telephony")) | .headers["telephony-provider-name"]] | unique | join(",")')" scvbridge
+vcid=$(rec '.[0].voiceCallId')
+check_eq answered_caller_hangup.voice_call_id_kept "$(grep -c "call: ended .*VoiceCall $vcid" "$T_DIR/daemon.log")" 1
 check_eq answered_caller_hangup.update_by_key "$(emu GET '/emulator/requests?limit=10' | jq -r --arg k "$(agent_key)" '[.[] | select(.method == "PATCH") | .path] | .[0] == "/telephony/v1/voiceCalls/\($k)"')" true
 
 # ---- answered, agent hangs up -----------------------------------------------------------
