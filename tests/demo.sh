@@ -19,7 +19,7 @@ echo "   https://localhost:$EMU_PORT/telephony/v1"
 say "scvbridge"
 CONFIG=$T_DIR/scvbridge.json
 write_config "$CONFIG"
-"$DAEMON" -c "$CONFIG" --check | sed 's/^/   /'
+"$DAEMON" -c "$CONFIG" --check | sed "s|$T_DIR/||; s/^/   /"
 start_daemon "$CONFIG" || exit 1
 echo "   SIP on 127.0.0.1:$SIP_PORT, forwarding +15550100000 to sip:7000@127.0.0.1:$AGENT_PORT"
 
@@ -28,6 +28,7 @@ sipp_agent uas_answer.xml -m 1
 sipp_caller uac_call.xml +15550100000 -m 1 -d 2000
 rc=$?
 echo "   SIPp caller exit status: $rc (0 = call completed)"
+echo "   the agent phone's INVITE carried X-Vendor-Call-Key: $(sed -n 's/.*vendor-call-key //p' "$T_DIR/agent.log" | tail -1)"
 wait_for 1 10 records_closed 1
 
 say "The VoiceCall as Salesforce (the emulator) holds it"
