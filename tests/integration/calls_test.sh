@@ -109,6 +109,31 @@ check_eq many.one_update_each "$(rec '[.[] | select((.updates | length) == 1)] |
 check_eq many.no_duplicates "$(rec '[.[].duplicateCreates] | add')" 0
 check_eq many.agent_keys_match "$(grep -o 'vendor-call-key [0-9a-f-]*' "$T_DIR/agent.log" | awk '{print $2}' | sort | tr '\n' ' ')" "$(rec '[.[].vendorCallKey] | sort | join(" ")') "
 
+# ---- Salesforce unreachable during a call: SIP does not wait, records follow later ----------
+reset_case
+emu POST /emulator/listen '{"accept":false,"forMs":3000}' >/dev/null
+sipp_agent uas_answer.xml -m 1
+sipp_caller uac_call.xml "$NUMBER" -m 1 -d 300
+check_eq salesforce_down.sipp_exit "$?" 0
+wait_for 1 10 emu GET /emulator/ping >/dev/null 2>&1
+wait_for 1 30 records_closed 1
+check_eq salesforce_down.records "$(rec 'length')" 1
+check_eq salesforce_down.created_once "$(rec '.[0].duplicateCreates')" 0
+check_eq salesforce_down.closed "$(rec '.[0].updates | length')" 1
+check_eq salesforce_down.key_matches_agent_leg "$(rec '.[0].vendorCallKey')" "$(agent_key)"
+check_eq salesforce_down.retried "$(grep -c "create to acme failed" "$T_DIR/daemon.log" | awk '{print ($1 > 0)}')" 1
+
+# ---- Salesforce answers 503 then recovers: in order, once -------------------------------
+reset_case
+emu POST /emulator/faults '{"match":"POST /voiceCalls$","status":503,"retryAfter":1,"count":2}' >/dev/null
+sipp_agent uas_answer.xml -m 1
+sipp_caller uac_call.xml "$NUMBER" -m 1 -d 200
+check_eq salesforce_503.sipp_exit "$?" 0
+wait_for 1 30 records_closed 1
+check_eq salesforce_503.records "$(rec 'length')" 1
+check_eq salesforce_503.update_after_create "$(rec '.[0] | .createdAt <= .updates[0].receivedAt')" true
+check_eq salesforce_503.statuses "$(emu GET '/emulator/requests?limit=10' | jq -r '[.[] | select(.path | startswith("/telephony")) | "\(.method) \(.status)"] | join(",")')" "POST 503,POST 503,POST 200,PATCH 200"
+
 # ---- clean stop -------------------------------------------------------------------------
 stop_daemon
 check_eq clean_stop.exit_status "$DAEMON_RC" 0
