@@ -124,6 +124,7 @@ static const struct opt sip_opts[] = {
 
 static const struct opt store_opts[] = {
         O_STRING("path", REQ, NULL, CFG_OFF(store_path), NULL),
+        O_UINT("max_age_s", 432000, 60, 2592000, CFG_OFF(store_max_age_s)),
         {NULL},
 };
 
@@ -143,6 +144,7 @@ static const struct opt cc_opts[] = {
         O_STRING("provider_name", 0, "scvbridge", CC_OFF(provider_name), cfg_check_provider_name),
         O_ENUM("jwt_mode", jwt_mode_names, CFG_JWT_REUSE, CC_OFF(jwt_mode)),
         O_UINT("request_timeout_ms", 10000, 100, 120000, CC_OFF(request_timeout_ms)),
+        O_UINT("max_creates_per_s", 40, 1, 1000, CC_OFF(max_creates_per_s)),
         {NULL},
 };
 

@@ -37,6 +37,8 @@ struct cfg_contact_center {
 	char *provider_name; /* Telephony-Provider-Name header; default "scvbridge" */
 	enum cfg_jwt_mode jwt_mode;
 	unsigned request_timeout_ms; /* one HTTPS request, connect to last byte; default 10000 */
+	unsigned max_creates_per_s;  /* creates sent per second at most (a backlog drains at this
+	                                rate; Salesforce's documented limit is 50); default 40 */
 };
 
 struct cfg {
@@ -56,6 +58,8 @@ struct cfg {
 
 	/* "store" */
 	char *store_path;
+	unsigned store_max_age_s; /* an operation older than this goes to the dead letters;
+	                             default 432000 (5 days) */
 
 	/* "contact_centers" */
 	struct cfg_contact_center *ccs;
