@@ -235,14 +235,29 @@ submit_create(struct calls *calls, struct call *call, const struct sip_event *ev
 }
 
 static void
+forward_when_durable(void *arg, uint64_t sip_id)
+{
+	struct calls *calls = arg;
+	struct call *call = call_find(calls, sip_id);
+	char header[64 + UUID_STR_LEN];
+	const char *headers[2] = {header, NULL};
+	int r;
+
+	if (!call || call->state != CALL_ST_ROUTING || !calls->sip)
+		return; /* the caller went away meanwhile */
+	snprintf(header, sizeof header, "X-Vendor-Call-Key: %s", call->key);
+	r = sip_forward(calls->sip, call->sip_id, call->cc->forward_to, headers);
+	if (r < 0)
+		log_err(call->key, "call: cannot forward: %s", strerror(-r));
+}
+
+static void
 on_incoming(struct calls *calls, struct sip_event *ev)
 {
-	char to[32], header[64 + UUID_STR_LEN];
-	const char *headers[2] = {header, NULL};
+	char to[32];
 	const struct cfg_contact_center *cc;
 	struct call *call;
 	size_t index;
-	int r;
 
 	cc = route(calls->cfg, ev, to, sizeof to, &index);
 	if (!cc) {
@@ -270,15 +285,17 @@ on_incoming(struct calls *calls, struct sip_event *ev)
 	*key_bucket(calls, call->key) = call;
 	calls->n_active++;
 
-	/* SIP first: the caller's post-dial delay must not include building the create. */
-	snprintf(header, sizeof header, "X-Vendor-Call-Key: %s", call->key);
-	r = sip_forward(calls->sip, call->sip_id, cc->forward_to, headers);
-	if (r < 0)
-		log_err(call->key, "call: cannot forward: %s", strerror(-r));
 	log_info(call->key, "call: new inbound call for %s (Call-ID %s)", cc->name,
 	         ev->sip_call_id ? ev->sip_call_id : "?");
 	log_debug(call->key, "call: from \"%s\" to %s", ev->from_user ? ev->from_user : "", to);
+	/*
+	 * The call and its create are staged in the store, and the INVITE is forwarded once they
+	 * are on disk (this loop turn's group commit): whatever the agent side sees, Salesforce
+	 * will hear of, even if the process dies the next instant.
+	 */
+	outbox_call_started(calls->outbox, call->cc_index, call->key, call->start_us);
 	submit_create(calls, call, ev, to);
+	outbox_after_commit(calls->outbox, forward_when_durable, calls, call->sip_id);
 }
 
 static void
@@ -310,6 +327,8 @@ on_ended(struct calls *calls, struct call *call, const struct sip_event *ev)
 	}
 	snprintf(path, sizeof path, "/voiceCalls/%s", call->key);
 	outbox_submit(calls->outbox, call->cc_index, call->key, OUTBOX_UPDATE, "PATCH", path, body);
+	/* in the same store transaction as the update: the call is closed one way or the other */
+	outbox_call_ended(calls->outbox, call->key);
 }
 
 void
@@ -348,6 +367,7 @@ calls_on_sip_event(struct sip_event *ev, void *arg)
 	case SIP_EV_ANSWERED:
 		call->answer_us = ev->ts_us;
 		call_enter_state(call, CALL_ST_ANSWERED);
+		outbox_call_answered(calls->outbox, call->key, call->answer_us);
 		break;
 	case SIP_EV_ENDED:
 		on_ended(calls, call, ev);

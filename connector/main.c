@@ -16,9 +16,13 @@
 #include <uv.h>
 
 #include "connector/call.h"
+#include "connector/admin.h"
 #include "connector/config.h"
+#include "connector/lockfile.h"
 #include "connector/log.h"
+#include "connector/notify.h"
 #include "connector/outbox.h"
+#include "connector/store.h"
 #include "scv/http.h"
 #include "sip/sip.h"
 
@@ -39,6 +43,10 @@ struct app {
 	struct outbox *outbox;
 	struct calls *calls;
 	struct sip *sip;
+	struct store *store;
+	int lock; /* held on the store for the process's life */
+	uv_timer_t status_timer;
+	int store_ok; /* last reported */
 	enum phase phase;
 };
 
@@ -111,6 +119,7 @@ on_http_closed(void *arg)
 	uv_close((uv_handle_t *)&app->sigterm, NULL);
 	uv_close((uv_handle_t *)&app->sigint, NULL);
 	uv_close((uv_handle_t *)&app->timer, NULL);
+	uv_close((uv_handle_t *)&app->status_timer, NULL);
 }
 
 static void
@@ -152,6 +161,7 @@ on_signal(uv_signal_t *s, int signum)
 		log_info(NULL, "shutdown: signal %d; refusing new calls, %zu call(s) up", signum,
 		         calls_active(app->calls));
 		app->phase = PHASE_GRACE;
+		notify_send("STOPPING=1\nSTATUS=stopping: new calls refused");
 		sip_stop_accepting(app->sip);
 		uv_timer_start(&app->timer, on_timer, app->cfg->shutdown_grace_ms, 0);
 		calls_when_idle(app->calls, on_calls_idle, app);
@@ -187,10 +197,32 @@ capture_list(const struct cfg *cfg, size_t *ret_n)
 	return list;
 }
 
+/* Readiness: `systemctl status` shows whether the store takes writes. */
+static void
+on_status_timer(uv_timer_t *t)
+{
+	struct app *app = t->data;
+	int ok;
+
+	if (!app->outbox)
+		return;
+	ok = outbox_store_ok(app->outbox);
+	if (ok == app->store_ok)
+		return;
+	app->store_ok = ok;
+	if (ok)
+		notify_send("STATUS=running: %zu call(s) up", calls_active(app->calls));
+	else
+		notify_send(
+		        "STATUS=degraded: the store %s cannot be written; Salesforce operations "
+		        "are held in memory only",
+		        app->cfg->store_path);
+}
+
 static int
 run(struct cfg *cfg)
 {
-	struct app app = {.cfg = cfg};
+	struct app app = {.cfg = cfg, .lock = -1, .store_ok = 1};
 	struct sip_config sc = {0};
 	const char **capture;
 	size_t n_capture = 0;
@@ -200,6 +232,16 @@ run(struct cfg *cfg)
 	uv_loop_init(&app.loop);
 	uv_timer_init(&app.loop, &app.timer);
 	app.timer.data = &app;
+	uv_timer_init(&app.loop, &app.status_timer);
+	app.status_timer.data = &app;
+
+	r = lockfile_take(cfg->store_path, &app.lock, err, sizeof err);
+	if (r == 0)
+		r = store_open(cfg->store_path, &app.store, err, sizeof err);
+	if (r < 0) {
+		log_err(NULL, "startup: store: %s", err);
+		goto out_loop;
+	}
 
 	r = scv_http_new(&app.loop, &app.http, err, sizeof err);
 	if (r < 0) {
@@ -210,13 +252,19 @@ run(struct cfg *cfg)
 	if (r < 0)
 		goto out_http;
 	/* the outbox reports each operation's fate to the calls */
-	r = outbox_new(&app.loop, cfg, app.http, calls_on_outbox_result, app.calls, &app.outbox,
-	               err, sizeof err);
+	r = outbox_new(&app.loop, cfg, app.http, app.store, calls_on_outbox_result, app.calls,
+	               &app.outbox, err, sizeof err);
 	if (r < 0) {
 		log_err(NULL, "startup: %s", err);
 		goto out_calls;
 	}
 	calls_set_outbox(app.calls, app.outbox);
+	/* what a previous process left: its open calls are closed, its backlog queued */
+	r = outbox_recover(app.outbox, err, sizeof err);
+	if (r < 0) {
+		log_err(NULL, "startup: %s", err);
+		goto out_calls;
+	}
 	calls_on_sip_stopped(app.calls, on_sip_stopped, &app);
 
 	capture = capture_list(cfg, &n_capture);
@@ -245,11 +293,16 @@ run(struct cfg *cfg)
 	uv_signal_start(&app.sigterm, on_signal, SIGTERM);
 	uv_signal_start(&app.sigint, on_signal, SIGINT);
 
+	uv_timer_start(&app.status_timer, on_status_timer, 1000, 1000);
+
 	log_info(NULL, "scvbridge %s: SIP on %s, %zu contact center(s)", SCVB_VERSION,
 	         cfg->sip_listen, cfg->n_ccs);
+	notify_send("READY=1\nSTATUS=running");
 	uv_run(&app.loop, UV_RUN_DEFAULT);
 	log_info(NULL, "scvbridge stopped");
 	calls_free(app.calls);
+	store_close(app.store);
+	lockfile_release(app.lock);
 	r = uv_loop_close(&app.loop);
 	if (r < 0) {
 		log_err(NULL, "exit: handles left open on the loop");
@@ -267,8 +320,12 @@ out_http:
 	scv_http_close(app.http, NULL, NULL);
 out_loop:
 	uv_close((uv_handle_t *)&app.timer, NULL);
+	uv_close((uv_handle_t *)&app.status_timer, NULL);
 	uv_run(&app.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&app.loop);
+	if (app.store)
+		store_close(app.store);
+	lockfile_release(app.lock);
 	return r;
 }
 
@@ -276,13 +333,17 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: scvbridge -c FILE [--check]\n"
+	        "usage: scvbridge -c FILE [--check | --dead-letters | --replay-dead-letters]\n"
 	        "       scvbridge --version | --help\n"
 	        "\n"
 	        "Bridges SIP calls to Salesforce Voice (Partner Telephony) VoiceCall records.\n"
 	        "\n"
 	        "  -c, --config FILE  the JSON configuration (see config/README.md)\n"
 	        "      --check        validate the configuration and exit (0 = valid)\n"
+	        "      --dead-letters list the operations Salesforce refused for good or that\n"
+	        "                     expired, with status, response and time\n"
+	        "      --replay-dead-letters  put them back in the queue (daemon stopped);\n"
+	        "                     they are sent at the next start\n"
 	        "      --version      print the version and exit\n"
 	        "  -h, --help         this text\n"
 	        "\n"
@@ -295,12 +356,14 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 	        {"config", required_argument, NULL, 'c'},
 	        {"check", no_argument, NULL, 'k'},
+	        {"dead-letters", no_argument, NULL, 'D'},
+	        {"replay-dead-letters", no_argument, NULL, 'R'},
 	        {"version", no_argument, NULL, 'V'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
-	int check = 0, opt;
+	int check = 0, dead = 0, replay = 0, opt;
 	struct cfg *cfg;
 	char err[1024];
 	enum log_level level;
@@ -314,6 +377,12 @@ main(int argc, char **argv)
 		case 'k':
 			check = 1;
 			break;
+		case 'D':
+			dead = 1;
+			break;
+		case 'R':
+			replay = 1;
+			break;
 		case 'V':
 			printf("scvbridge %s\n", SCVB_VERSION);
 			return 0;
@@ -325,7 +394,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!path || optind != argc) {
+	if (!path || optind != argc || check + dead + replay > 1) {
 		usage(stderr);
 		return 2;
 	}
@@ -338,6 +407,11 @@ main(int argc, char **argv)
 		printf("%s: configuration OK (%zu contact center(s))\n", path, cfg->n_ccs);
 		cfg_free(cfg);
 		return 0;
+	}
+	if (dead || replay) {
+		r = dead ? admin_dead_letters(cfg, stdout) : admin_replay_dead_letters(cfg, stdout);
+		cfg_free(cfg);
+		return r;
 	}
 	if (cfg->log_level && log_level_parse(cfg->log_level, &level) == 0)
 		log_set_level(level);

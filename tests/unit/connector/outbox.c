@@ -5,6 +5,8 @@
  */
 #include "connector/outbox.c"
 
+#include <unistd.h>
+
 #include "tests/unit/test.h"
 
 /* ---- fakes of scv/http.h and scv/jwt.h ------------------------------------------------ */
@@ -109,9 +111,11 @@ on_empty(void *arg)
 	empty_called++;
 }
 
-static struct cfg_contact_center cc = {
-        .name = "acme", .provider_name = "scvbridge", .request_timeout_ms = 1000};
-static struct cfg config = {.ccs = &cc, .n_ccs = 1};
+static struct cfg_contact_center cc = {.name = "acme",
+                                       .provider_name = "scvbridge",
+                                       .request_timeout_ms = 1000,
+                                       .max_creates_per_s = 1000};
+static struct cfg config = {.ccs = &cc, .n_ccs = 1, .store_max_age_s = 3600};
 
 static struct outbox *
 fixture(uv_loop_t *loop)
@@ -124,7 +128,7 @@ fixture(uv_loop_t *loop)
 	n_sent = 0;
 	n_results = 0;
 	empty_called = 0;
-	if (outbox_new(loop, &config, NULL, on_result, NULL, &ob, err, sizeof err) < 0)
+	if (outbox_new(loop, &config, NULL, NULL, on_result, NULL, &ob, err, sizeof err) < 0)
 		return NULL;
 	return ob;
 }
@@ -313,6 +317,90 @@ TEST(many_calls_keep_their_order)
 	teardown(&loop, ob);
 }
 
+TEST(failing_center_gets_one_probe_per_interval)
+{
+	uv_loop_t loop;
+	struct outbox *ob = fixture(&loop);
+
+	REQUIRE(ob);
+	outbox_submit(ob, 0, "A", OUTBOX_CREATE, "POST", "/voiceCalls", body("cA"));
+	REQUIRE(n_sent == 1);
+	answer(0, 503, 0, -1);
+	CHECK_INT(ob->ccs[0].open, 1);
+	/* while the center fails, new work waits: no storm */
+	for (int i = 0; i < 5; i++) {
+		char key[8];
+		snprintf(key, sizeof key, "k%d", i);
+		outbox_submit(ob, 0, key, OUTBOX_CREATE, "POST", "/voiceCalls", body(key));
+	}
+	CHECK_INT(n_sent, 1);
+	/* one probe when the interval has passed, and only one */
+	run_until_sent(&loop, 2, 3000);
+	CHECK_INT(n_sent, 2);
+	run_until_sent(&loop, 3, 300);
+	CHECK_INT(n_sent, 2);
+	CHECK_STR(sent[1].body, "cA"); /* the oldest first */
+	answer(1, 0, -ECONNREFUSED, -1);
+	run_until_sent(&loop, 3, 5000);
+	CHECK_INT(n_sent, 3);
+	CHECK_INT(ob->stats.probes, 2);
+	/* the probe succeeds: everything waiting leaves at once */
+	answer(2, 200, 0, -1);
+	CHECK_INT(ob->ccs[0].open, 0);
+	CHECK_INT(n_sent, 8);
+	for (size_t i = 3; i < n_sent; i++)
+		answer(i, 200, 0, -1);
+	CHECK_INT(outbox_pending(ob), 0);
+	teardown(&loop, ob);
+}
+
+TEST(creates_are_rate_limited_updates_are_not)
+{
+	uv_loop_t loop;
+	struct outbox *ob;
+	char key[16], path[32];
+
+	cc.max_creates_per_s = 5;
+	ob = fixture(&loop);
+	REQUIRE(ob);
+	for (int i = 0; i < 12; i++) {
+		snprintf(key, sizeof key, "c%d", i);
+		outbox_submit(ob, 0, key, OUTBOX_CREATE, "POST", "/voiceCalls", body(key));
+	}
+	CHECK_INT(n_sent, 5); /* one second's worth */
+	snprintf(path, sizeof path, "/voiceCalls/u");
+	outbox_submit(ob, 0, "u", OUTBOX_UPDATE, "PATCH", path, body("u"));
+	CHECK_INT(n_sent, 6); /* not held back by the create limit */
+	CHECK_STR(sent[5].method, "PATCH");
+	run_until_sent(&loop, 7, 1000);
+	CHECK_INT(n_sent, 7); /* the next create after ~200 ms */
+	CHECK(sent[6].at_ms - sent[5].at_ms >= 150);
+	for (size_t i = 0; i < n_sent; i++)
+		answer(i, 200, 0, -1);
+	cc.max_creates_per_s = 1000;
+	teardown(&loop, ob);
+}
+
+TEST(too_old_goes_to_the_dead_letters)
+{
+	uv_loop_t loop;
+	struct outbox *ob;
+
+	config.store_max_age_s = 0;
+	ob = fixture(&loop);
+	REQUIRE(ob);
+	outbox_submit(ob, 0, "A", OUTBOX_CREATE, "POST", "/voiceCalls", body("cA"));
+	REQUIRE(n_sent == 1);
+	usleep(5000);
+	answer(0, 503, 0, -1);
+	CHECK_INT(n_results, 1);
+	CHECK_INT(results[0].accepted, 0);
+	CHECK_INT(ob->stats.expired, 1);
+	CHECK_INT(outbox_pending(ob), 0);
+	config.store_max_age_s = 3600;
+	teardown(&loop, ob);
+}
+
 int
 main(void)
 {
@@ -322,5 +410,8 @@ main(void)
 	RUN(permanent_refusal_releases_the_next);
 	RUN(auth_failure_pauses_the_center);
 	RUN(many_calls_keep_their_order);
+	RUN(failing_center_gets_one_probe_per_interval);
+	RUN(creates_are_rate_limited_updates_are_not);
+	RUN(too_old_goes_to_the_dead_letters);
 	return test_summary();
 }
