@@ -34,6 +34,9 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
+	# a test may have mounted a small file system under its directory
+	[ -n "${T_DIR:-}" ] && grep -q " $T_DIR/" /proc/mounts 2>/dev/null &&
+		awk -v d="$T_DIR/" 'index($2, d) == 1 {print $2}' /proc/mounts | xargs -r umount
 	if [ -n "${T_DIR:-}" ] && [ -z "${KEEP_TMP:-}" ]; then rm -rf "$T_DIR"; fi
 }
 

@@ -1,18 +1,20 @@
 /*
  * scv/http.c against a small TLS test server (OpenSSL, its own threads, 127.0.0.1 port 0,
  * certificates from a CA made here): answers and Retry-After, what goes on the wire,
- * connection reuse and its bound, certificate and name checks, every failure's errno, and a
- * close that cancels and leaves the loop empty.
+ * connection reuse (for every method) and its bound, certificate and name checks, every
+ * failure's errno, the libwebsockets sockets under it, and a close that cancels and leaves
+ * the loop empty — uv_loop_close() succeeds.
  */
 #include <netdb.h>
 #include <uv.h>
 
-/* Lets a test make "localhost" resolve to ::1 before 127.0.0.1 (see dual_stack_fallback). */
+/* Lets a test make "localhost" resolve to another address before 127.0.0.1 (resolve_first). */
 static int test_getaddrinfo(uv_loop_t *loop, uv_getaddrinfo_t *req, uv_getaddrinfo_cb cb,
 			    const char *node, const char *service, const struct addrinfo *hints);
 #define uv_getaddrinfo test_getaddrinfo
 #include "scv/http.c"
 #include "scv/http_conn.c"
+#include "scv/http_sock.c"
 #undef uv_getaddrinfo
 
 #include <netinet/in.h>
@@ -347,7 +349,7 @@ static char dir[128], ca_path[200], ca2_path[200];
 static uv_loop_t loop;
 static struct srv *s_main;  /* cert for localhost and 127.0.0.1, signed by the test CA */
 static struct srv *s_other; /* cert for other.example only, same CA */
-static int dual_stack;      /* resolve "localhost" as ::1 then 127.0.0.1 */
+static const char *resolve_first; /* non-NULL: "localhost" is this address, then 127.0.0.1 */
 X509 *main_cert;
 EVP_PKEY *main_key;
 
@@ -356,7 +358,7 @@ static char dual_service[16];
 static struct addrinfo dual_hints;
 static int dual_first_family;
 
-/* Appends what 127.0.0.1 gives to what ::1 gave (glibc frees addrinfo node by node). */
+/* Appends what 127.0.0.1 gives to what resolve_first gave (glibc frees node by node). */
 static void
 dual_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
@@ -377,12 +379,12 @@ static int
 test_getaddrinfo(uv_loop_t *l, uv_getaddrinfo_t *req, uv_getaddrinfo_cb cb, const char *node,
 		 const char *service, const struct addrinfo *hints)
 {
-	if (!dual_stack || strcmp(node, "localhost") != 0)
+	if (!resolve_first || strcmp(node, "localhost") != 0)
 		return uv_getaddrinfo(l, req, cb, node, service, hints);
 	dual_cb = cb;
 	snprintf(dual_service, sizeof dual_service, "%s", service);
 	dual_hints = *hints;
-	return uv_getaddrinfo(l, req, dual_resolved, "::1", service, hints);
+	return uv_getaddrinfo(l, req, dual_resolved, resolve_first, service, hints);
 }
 
 struct result {
@@ -450,7 +452,24 @@ loop_sleep(unsigned ms)
 	uv_run(&loop, UV_RUN_NOWAIT);
 }
 
-/* Closes the client and checks the loop is left with nothing. */
+static void
+count_handle(uv_handle_t *handle, void *arg)
+{
+	(void)handle;
+	(*(int *)arg)++;
+}
+
+/* Handles on the loop, active or not: uv_loop_close() fails unless there are none. */
+static int
+loop_handles(void)
+{
+	int n = 0;
+
+	uv_walk(&loop, count_handle, &n);
+	return n;
+}
+
+/* Closes the client and checks the loop is left with nothing, not even a closed handle. */
 static void
 close_http(struct scv_http *h)
 {
@@ -461,6 +480,34 @@ close_http(struct scv_http *h)
 		uv_run(&loop, UV_RUN_ONCE);
 	CHECK_INT(done, 1);
 	CHECK(!uv_loop_alive(&loop));
+	CHECK_INT(loop_handles(), 0);
+}
+
+/* The first connection of target t, or NULL. */
+static struct scv_hconn *
+first_conn(struct scv_http *h, int t)
+{
+	struct scv_link *l = h->targets[t]->conns.next;
+
+	return l == &h->targets[t]->conns ? NULL : container_of(l, struct scv_hconn, link);
+}
+
+/* Handles libwebsockets keeps on the loop for h's context (see scv_hsock_finish()). */
+static unsigned
+lws_handles(struct scv_http *h)
+{
+	struct handle_count hc = {h->lws, 0};
+
+	uv_walk(&loop, count_owned, &hc);
+	return hc.n;
+}
+
+static void
+srv_forget_last(struct srv *s)
+{
+	pthread_mutex_lock(&s->mu);
+	memset(&s->last, 0, sizeof s->last);
+	pthread_mutex_unlock(&s->mu);
 }
 
 static struct scv_http *
@@ -617,6 +664,35 @@ TEST(sequential_requests_share_one_connection)
 			snprintf(want, sizeof want, "{\"conn\":%d,\"n\":%d}", conn_id, i + 1);
 			CHECK_STR(r[i].body, want);
 		}
+	}
+	CHECK_INT(srv_accepted(s_main) - before, 1);
+	close_http(h);
+}
+
+/* PATCH, the closing update of every call, reuses the connection like any method. */
+TEST(patches_share_one_connection)
+{
+	struct scv_http *h = new_http();
+	int t = add_target(h, "localhost", s_main->port, ca_path);
+	int before = srv_accepted(s_main), conn_id = -1;
+
+	for (int i = 0; i < 5; i++) {
+		struct result r = {0};
+		struct srv_req q;
+		char body[32], want[64];
+
+		snprintf(body, sizeof body, "{\"endTime\":%d}", i);
+		REQUIRE(send_req(h, t, "PATCH", "/voiceCalls/0LQ1", body, 0, &r) == 0);
+		wait_calls(&r, 1);
+		q = srv_last(s_main);
+		CHECK_STR(q.method, "PATCH");
+		CHECK_STR(q.body, body);
+		CHECK_INT(r.status, 200);
+		if (i == 0)
+			sscanf(r.body, "{\"conn\":%d", &conn_id);
+		/* the same connection, its (i+1)th request */
+		snprintf(want, sizeof want, "{\"conn\":%d,\"n\":%d}", conn_id, i + 1);
+		CHECK_STR(r.body, want);
 	}
 	CHECK_INT(srv_accepted(s_main) - before, 1);
 	close_http(h);
@@ -885,14 +961,113 @@ TEST(dual_stack_fallback)
 	int t = add_target(h, "localhost", s_main->port, ca_path);
 
 	/* ::1 first (nothing listens there), then 127.0.0.1 */
-	dual_stack = 1;
+	resolve_first = "::1";
 	REQUIRE(send_req(h, t, "GET", "/x", NULL, 0, &r) == 0);
 	wait_calls(&r, 1);
-	dual_stack = 0;
+	resolve_first = NULL;
 	CHECK_INT(dual_first_family, AF_INET6);
 	CHECK_INT(r.error, 0);
 	CHECK_INT(r.status, 200);
 	close_http(h);
+}
+
+/* An address connect() refuses at once is skipped (lws never sees it) for the next one. */
+TEST(unroutable_address_skipped)
+{
+	struct scv_http *h = new_http();
+	struct result r = {0};
+	int t = add_target(h, "localhost", s_main->port, ca_path);
+
+	/* broadcast, without SO_BROADCAST: EACCES at once, nothing sent */
+	resolve_first = "255.255.255.255";
+	REQUIRE(send_req(h, t, "GET", "/x", NULL, 0, &r) == 0);
+	wait_calls(&r, 1);
+	resolve_first = NULL;
+	CHECK_INT(dual_first_family, AF_INET);
+	CHECK_INT(r.error, 0);
+	CHECK_INT(r.status, 200);
+	close_http(h); /* and lws left no handle behind for it */
+}
+
+/* Set-up that never completes (the SYN is dropped): the deadline, then a clean close. */
+TEST(close_while_connecting)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof a;
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), cfd = socket(AF_INET, SOCK_STREAM, 0), t;
+	struct scv_http *h;
+	struct scv_hconn *c;
+	struct result r = {0};
+
+	/* a listener that never accepts, its queue (backlog 0) filled by one connection */
+	REQUIRE(bind(lfd, (struct sockaddr *)&a, sizeof a) == 0);
+	REQUIRE(listen(lfd, 0) == 0);
+	REQUIRE(getsockname(lfd, (struct sockaddr *)&a, &al) == 0);
+	REQUIRE(connect(cfd, (struct sockaddr *)&a, sizeof a) == 0);
+	h = new_http();
+	t = add_target(h, "127.0.0.1", ntohs(a.sin_port), ca_path);
+	REQUIRE(send_req(h, t, "GET", "/x", NULL, 300, &r) == 0);
+	wait_calls(&r, 1);
+	CHECK_INT(r.error, -ETIMEDOUT);
+	CHECK_INT(r.maybe_sent, 0);
+	CHECK(strstr(r.detail, "connecting") != NULL);
+	c = first_conn(h, t);
+	REQUIRE(c);
+	CHECK_INT(c->state, CONN_CONNECTING);
+	CHECK(c->wsi != NULL);
+	close_http(h);
+	close(cfd);
+	close(lfd);
+}
+
+/*
+ * The sockets are libwebsockets raw connections on this loop, and closing the client with
+ * one of them busy leaves a loop that closes: a fresh loop is used, and closed, here.
+ */
+TEST(sockets_are_lws_connections_on_the_loop)
+{
+	struct sockaddr_in peer;
+	socklen_t pl = sizeof peer;
+	struct result a = {0}, b = {0};
+	struct scv_http *h;
+	struct scv_hconn *c;
+	int t, done = 0, fd;
+
+	REQUIRE(uv_loop_close(&loop) == 0);
+	REQUIRE(uv_loop_init(&loop) == 0);
+	h = new_http();
+	REQUIRE(h && h->lws);
+	CHECK(lws_handles(h) > 0); /* lws's own handles are on our loop */
+	t = add_target(h, "localhost", s_main->port, ca_path);
+	REQUIRE(send_req(h, t, "PATCH", "/voiceCalls/0LQ1/echo", "{\"n\":1}", 0, &a) == 0);
+	wait_calls(&a, 1);
+	CHECK_INT(a.status, 200);
+	CHECK_STR(a.body, "{\"n\":1}");
+	c = first_conn(h, t);
+	REQUIRE(c && c->wsi);
+	CHECK_INT(c->state, CONN_IDLE);
+	CHECK(lws_get_context(c->wsi) == h->lws);
+	/* lws's socket is the one connected to the server */
+	fd = lws_get_socket_fd(c->wsi);
+	CHECK(fd >= 0 && getpeername(fd, (struct sockaddr *)&peer, &pl) == 0 &&
+	      ntohs(peer.sin_port) == s_main->port);
+
+	/* busy: the request reached the server, which never answers */
+	srv_forget_last(s_main);
+	REQUIRE(send_req(h, t, "POST", "/voiceCalls/hang", "{}", 0, &b) == 0);
+	while (!strstr(srv_last(s_main).path, "hang"))
+		loop_sleep(2);
+	CHECK(first_conn(h, t) == c);
+	CHECK_INT(c->state, CONN_BUSY);
+	scv_http_close(h, on_closed, &done);
+	CHECK_INT(b.calls, 1);
+	CHECK_INT(b.error, -ECANCELED);
+	CHECK_INT(b.maybe_sent, 1);
+	while (!done)
+		uv_run(&loop, UV_RUN_ONCE);
+	CHECK(!uv_loop_alive(&loop));
+	CHECK_INT(uv_loop_close(&loop), 0);
+	REQUIRE(uv_loop_init(&loop) == 0);
 }
 
 TEST(close_cancels_pending)
@@ -902,9 +1077,7 @@ TEST(close_cancels_pending)
 	int t = add_target(h, "localhost", s_main->port, ca_path);
 	int done = 0;
 
-	pthread_mutex_lock(&s_main->mu);
-	memset(&s_main->last, 0, sizeof s_main->last);
-	pthread_mutex_unlock(&s_main->mu);
+	srv_forget_last(s_main);
 	/* in flight on a connection, then four more bound to connections being set up */
 	REQUIRE(send_req(h, t, "POST", "/voiceCalls/hang", "{}", 0, &r[0]) == 0);
 	/* the server never answers: poll with the loop running, not blocked in it */
@@ -1087,6 +1260,7 @@ main(void)
 	RUN(retry_after_parsed);
 	RUN(post_body_and_headers_on_the_wire);
 	RUN(sequential_requests_share_one_connection);
+	RUN(patches_share_one_connection);
 	RUN(chained_from_callbacks_reuse_the_connection);
 	RUN(parallel_requests_bounded_pool);
 	RUN(chunked_and_oversized_answers);
@@ -1099,6 +1273,9 @@ main(void)
 	RUN(unresponsive_server_times_out);
 	RUN(nothing_listening_refused);
 	RUN(dual_stack_fallback);
+	RUN(unroutable_address_skipped);
+	RUN(close_while_connecting);
+	RUN(sockets_are_lws_connections_on_the_loop);
 	RUN(close_cancels_pending);
 	RUN(close_from_inside_a_callback);
 	RUN(bad_input_refused);
