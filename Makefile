@@ -98,7 +98,7 @@ demo: all
 	@BUILD_DIR=$(BUILD) bash tests/demo.sh
 
 bench: all
-	@BUILD_DIR=$(BUILD) tests/bench/run.sh
+	@BUILD_DIR=$(BUILD) bash tests/bench/run.sh
 
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
