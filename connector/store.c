@@ -26,7 +26,7 @@
  *          retrying a batch whose failed commit left an unsure trace (an fsync error) cannot
  *          duplicate a row.
  */
-#include "connector/store.h"
+#include "connector/store_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +42,6 @@
 #define BUSY_TIMEOUT_MS 3000
 /* After a checkpoint the WAL is cut back to 16 MiB (it would keep its largest size otherwise). */
 #define WAL_SIZE_LIMIT "16777216"
-#define INDEX_BUCKETS  1024
 
 /* migrations[v] takes a database from user_version v to v + 1, inside one transaction. */
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -83,28 +82,6 @@ static const char *const migrations[SCHEMA_VERSION] = {
 #define OP_COLS "call_key, cc_name, kind, method, path, body, created_ms, attempts"
 
 /* Prepared once at open and reused: they are on the per-call path. */
-enum stmt_id {
-	S_BEGIN,
-	S_COMMIT,
-	S_ROLLBACK,
-	S_PUT_OP,
-	S_DEL_OP,
-	S_SET_ATTEMPTS,
-	S_PUT_DEAD,
-	S_PUT_CALL,
-	S_SET_ACCEPT,
-	S_DEL_CALL,
-	S_PUT_META,
-	S_GET_META,
-	S_LOAD_OPS,
-	S_COUNT_OPS,
-	S_LOAD_CALLS,
-	S_LOAD_DEAD,
-	S_REPLAY,
-	S_CLEAR_DEAD,
-	S_COUNT
-};
-
 static const char *const stmt_sql[S_COUNT] = {
         [S_BEGIN] = "BEGIN IMMEDIATE",
         [S_COMMIT] = "COMMIT",
@@ -134,49 +111,10 @@ static const char *const stmt_sql[S_COUNT] = {
         [S_CLEAR_DEAD] = "DELETE FROM dead",
 };
 
-enum change_kind {
-	CH_ADD_OP,       /* op */
-	CH_DEL_OP,       /* op.id */
-	CH_SET_ATTEMPTS, /* op.id, op.attempts */
-	CH_BURY_OP,      /* op, status, response, reason, died_ms */
-	CH_ADD_CALL,     /* call */
-	CH_SET_ACCEPT,   /* call.call_key, call.accept_ms */
-	CH_DEL_CALL,     /* call.call_key */
-};
-
-/* One staged change, allocated with its strings (which point into buf). */
-struct change {
-	struct change *prev, *next; /* staging order */
-	struct change *hnext;       /* index chain */
-	enum change_kind kind;
-	struct store_op op;
-	struct store_call call;
-	int status;
-	char *response;
-	char *reason;
-	int64_t died_ms;
-	char buf[];
-};
-
-struct store {
-	sqlite3 *db;
-	char *path;
-	sqlite3_stmt *stmt[S_COUNT];
-	struct change *head, *tail;
-	size_t n_staged;
-	/* The staged change each op (add, set_attempts) and call (add, set_accept) may fold into. */
-	struct change *op_index[INDEX_BUCKETS];
-	struct change *call_index[INDEX_BUCKETS];
-	int alive_staged;
-	int64_t alive_ms;
-	int64_t next_id;      /* what store_add_op() hands out next */
-	int64_t last_id_disk; /* meta 'last_id' as committed */
-};
-
 /* ---- small helpers ------------------------------------------------------------------- */
 
-static int64_t
-now_ms(void)
+int64_t
+store_now_ms(void)
 {
 	struct timespec ts;
 
@@ -579,336 +517,6 @@ out_free_store:
 	return r;
 }
 
-/* ---- staging ------------------------------------------------------------------------- */
-
-static struct change **
-op_bucket(struct store *st, int64_t id)
-{
-	return &st->op_index[(uint64_t)id % INDEX_BUCKETS];
-}
-
-static struct change **
-call_bucket(struct store *st, const char *key)
-{
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-
-	for (; *key; key++)
-		h = (h ^ (uint8_t)*key) * 1099511628211ull;
-	return &st->call_index[h % INDEX_BUCKETS];
-}
-
-static struct change *
-find_op(struct store *st, int64_t id)
-{
-	for (struct change *c = *op_bucket(st, id); c; c = c->hnext)
-		if (c->op.id == id)
-			return c;
-	return NULL;
-}
-
-static struct change *
-find_call(struct store *st, const char *key)
-{
-	for (struct change *c = *call_bucket(st, key); c; c = c->hnext)
-		if (strcmp(c->call.call_key, key) == 0)
-			return c;
-	return NULL;
-}
-
-static void
-index_add(struct change **bucket, struct change *c)
-{
-	c->hnext = *bucket;
-	*bucket = c;
-}
-
-static void
-index_remove(struct change **bucket, struct change *c)
-{
-	for (struct change **p = bucket; *p; p = &(*p)->hnext) {
-		if (*p == c) {
-			*p = c->hnext;
-			c->hnext = NULL;
-			return;
-		}
-	}
-}
-
-static void
-stage(struct store *st, struct change *c)
-{
-	c->next = NULL;
-	c->prev = st->tail;
-	if (st->tail)
-		st->tail->next = c;
-	else
-		st->head = c;
-	st->tail = c;
-	st->n_staged++;
-}
-
-/* Takes an indexed change out of the batch and frees it. */
-static void
-unstage(struct store *st, struct change **bucket, struct change *c)
-{
-	index_remove(bucket, c);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		st->head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	else
-		st->tail = c->prev;
-	st->n_staged--;
-	free(c);
-}
-
-static void
-unstage_all(struct store *st)
-{
-	struct change *c, *next;
-
-	for (c = st->head; c; c = next) {
-		next = c->next;
-		free(c);
-	}
-	st->head = st->tail = NULL;
-	st->n_staged = 0;
-	memset(st->op_index, 0, sizeof st->op_index);
-	memset(st->call_index, 0, sizeof st->call_index);
-}
-
-static size_t
-str_size(const char *s)
-{
-	return s ? strlen(s) + 1 : 0;
-}
-
-/* Copies s to *p and moves *p past it; NULL stays NULL. */
-static char *
-str_put(char **p, const char *s)
-{
-	char *d;
-	size_t n;
-
-	if (!s)
-		return NULL;
-	n = strlen(s) + 1;
-	d = memcpy(*p, s, n);
-	*p += n;
-	return d;
-}
-
-static size_t
-op_size(const struct store_op *op)
-{
-	return str_size(op->call_key) + str_size(op->cc_name) + str_size(op->method) +
-	       str_size(op->path) + str_size(op->body);
-}
-
-static void
-op_put(struct change *c, char **p, const struct store_op *op)
-{
-	c->op = *op;
-	c->op.call_key = str_put(p, op->call_key);
-	c->op.cc_name = str_put(p, op->cc_name);
-	c->op.method = str_put(p, op->method);
-	c->op.path = str_put(p, op->path);
-	c->op.body = str_put(p, op->body);
-}
-
-static int
-op_valid(const struct store_op *op)
-{
-	return op && op->call_key && op->cc_name && op->method && op->path;
-}
-
-static struct change *
-change_new(enum change_kind kind, size_t strings)
-{
-	struct change *c = calloc(1, sizeof *c + strings);
-
-	if (c)
-		c->kind = kind;
-	return c;
-}
-
-int
-store_add_op(struct store *st, struct store_op *op)
-{
-	struct change *c;
-	char *p;
-
-	if (!op_valid(op))
-		return -EINVAL;
-	c = change_new(CH_ADD_OP, op_size(op));
-	if (!c)
-		return -ENOMEM;
-	p = c->buf;
-	op_put(c, &p, op);
-	c->op.id = st->next_id++;
-	index_add(op_bucket(st, c->op.id), c);
-	stage(st, c);
-	op->id = c->op.id;
-	return 0;
-}
-
-int
-store_del_op(struct store *st, int64_t id)
-{
-	struct change *c, *old;
-
-	if (id <= 0)
-		return -EINVAL;
-	c = change_new(CH_DEL_OP, 0);
-	if (!c)
-		return -ENOMEM;
-	c->op.id = id;
-	old = find_op(st, id);
-	if (old && old->kind == CH_ADD_OP) {
-		/* never reached the disk: nothing to delete there */
-		unstage(st, op_bucket(st, id), old);
-		free(c);
-		return 0;
-	}
-	if (old)
-		unstage(st, op_bucket(st, id), old); /* a set_attempts the delete makes moot */
-	stage(st, c);
-	return 0;
-}
-
-int
-store_set_attempts(struct store *st, int64_t id, unsigned attempts)
-{
-	struct change *c;
-
-	if (id <= 0)
-		return -EINVAL;
-	c = find_op(st, id);
-	if (c) {
-		c->op.attempts = attempts;
-		return 0;
-	}
-	c = change_new(CH_SET_ATTEMPTS, 0);
-	if (!c)
-		return -ENOMEM;
-	c->op.id = id;
-	c->op.attempts = attempts;
-	index_add(op_bucket(st, id), c);
-	stage(st, c);
-	return 0;
-}
-
-int
-store_bury_op(struct store *st, const struct store_op *op, int status, const char *response,
-              const char *reason)
-{
-	struct change *c, *old;
-	char *p;
-
-	/* an id this store never handed out could later meet a real op's dead letter */
-	if (!op_valid(op) || op->id <= 0 || op->id >= st->next_id || !reason)
-		return -EINVAL;
-	c = change_new(CH_BURY_OP, op_size(op) + str_size(response) + str_size(reason));
-	if (!c)
-		return -ENOMEM;
-	p = c->buf;
-	op_put(c, &p, op);
-	c->response = str_put(&p, response);
-	c->reason = str_put(&p, reason);
-	c->status = status;
-	c->died_ms = now_ms();
-	/* a staged add or set_attempts of this op is superseded: the dead letter holds it all */
-	old = find_op(st, op->id);
-	if (old)
-		unstage(st, op_bucket(st, op->id), old);
-	stage(st, c);
-	return 0;
-}
-
-int
-store_add_call(struct store *st, const struct store_call *call)
-{
-	struct change *c, *old;
-	char *p;
-
-	if (!call || !call->call_key || !call->cc_name)
-		return -EINVAL;
-	c = change_new(CH_ADD_CALL, str_size(call->call_key) + str_size(call->cc_name));
-	if (!c)
-		return -ENOMEM;
-	p = c->buf;
-	c->call = *call;
-	c->call.call_key = str_put(&p, call->call_key);
-	c->call.cc_name = str_put(&p, call->cc_name);
-	old = find_call(st, call->call_key);
-	if (old) /* INSERT OR REPLACE supersedes it */
-		unstage(st, call_bucket(st, call->call_key), old);
-	index_add(call_bucket(st, call->call_key), c);
-	stage(st, c);
-	return 0;
-}
-
-int
-store_set_call_accept(struct store *st, const char *call_key, int64_t accept_ms)
-{
-	struct change *c;
-	char *p;
-
-	if (!call_key)
-		return -EINVAL;
-	c = find_call(st, call_key);
-	if (c) {
-		c->call.accept_ms = accept_ms;
-		return 0;
-	}
-	c = change_new(CH_SET_ACCEPT, str_size(call_key));
-	if (!c)
-		return -ENOMEM;
-	p = c->buf;
-	c->call.call_key = str_put(&p, call_key);
-	c->call.accept_ms = accept_ms;
-	index_add(call_bucket(st, call_key), c);
-	stage(st, c);
-	return 0;
-}
-
-int
-store_del_call(struct store *st, const char *call_key)
-{
-	struct change *c, *old;
-	char *p;
-
-	if (!call_key)
-		return -EINVAL;
-	c = change_new(CH_DEL_CALL, str_size(call_key));
-	if (!c)
-		return -ENOMEM;
-	p = c->buf;
-	c->call.call_key = str_put(&p, call_key);
-	/* a staged add or accept is moot; the DELETE stays, for a row an earlier batch wrote */
-	old = find_call(st, call_key);
-	if (old)
-		unstage(st, call_bucket(st, call_key), old);
-	stage(st, c);
-	return 0;
-}
-
-int
-store_set_alive(struct store *st, int64_t alive_ms)
-{
-	st->alive_ms = alive_ms; /* one row: the latest heartbeat replaces a staged one */
-	st->alive_staged = 1;
-	return 0;
-}
-
-size_t
-store_staged(const struct store *st)
-{
-	return st->n_staged + (st->alive_staged ? 1 : 0);
-}
-
 /* ---- commit -------------------------------------------------------------------------- */
 
 static int
@@ -991,7 +599,7 @@ replay_rows(struct store *st, int64_t *ret_moved)
 
 	rc = sqlite3_bind_int64(s, 1, st->next_id - 1);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 2, now_ms());
+		rc = sqlite3_bind_int64(s, 2, store_now_ms());
 	rc = run(s, rc);
 	if (rc != SQLITE_OK)
 		return rc;
@@ -1046,7 +654,7 @@ write_batch(struct store *st, int replay, int64_t *ret_moved, char *err, size_t 
 	rc = run(st->stmt[S_COMMIT], SQLITE_OK);
 	if (rc != SQLITE_OK)
 		goto out_rollback;
-	unstage_all(st);
+	store_unstage_all(st);
 	st->alive_staged = 0;
 	st->next_id += moved;
 	st->last_id_disk = last_id;
@@ -1257,7 +865,7 @@ store_close(struct store *st)
 {
 	if (!st)
 		return;
-	unstage_all(st); /* the caller commits first; what is left here is lost */
+	store_unstage_all(st); /* the caller commits first; what is left here is lost */
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	sqlite3_close(st->db);

@@ -609,7 +609,7 @@ TEST(bury_then_replay)
 	struct store_dead *dead = NULL;
 	struct store *st;
 	size_t n = 0, moved = 99;
-	int64_t t0 = now_ms(), t1;
+	int64_t t0 = store_now_ms(), t1;
 	uint64_t count = 0;
 
 	st = open_ok(path_of(path, sizeof path, "dead.db"));
@@ -624,7 +624,7 @@ TEST(bury_then_replay)
 	CHECK_INT(store_bury_op(st, &o2, 400, "{\"message\":\"bad field\"}", "refused"), 0);
 	CHECK_INT(store_bury_op(st, &o3, 0, NULL, "expired"), 0);
 	REQUIRE(commit_ok(st) == 0);
-	t1 = now_ms();
+	t1 = store_now_ms();
 
 	CHECK_INT(store_load_ops(st, 0, 8, got, &n), 0);
 	CHECK_INT(n, 1);
