@@ -329,7 +329,7 @@ TEST(failing_center_gets_one_probe_per_interval)
 	CHECK_INT(ob->ccs[0].open, 1);
 	/* while the center fails, new work waits: no storm */
 	for (int i = 0; i < 5; i++) {
-		char key[8];
+		char key[16];
 		snprintf(key, sizeof key, "k%d", i);
 		outbox_submit(ob, 0, key, OUTBOX_CREATE, "POST", "/voiceCalls", body(key));
 	}
