@@ -1,15 +1,39 @@
 /*
- * The HTTPS client (see http.h): HTTP/1.1 over TLS on the daemon's libuv loop, built on
- * libuv (TCP; getaddrinfo on the thread pool) and OpenSSL (memory BIOs).
+ * The HTTPS client (see http.h): HTTP/1.1 over TLS on the daemon's libuv loop, in layers:
  *
- * Why not the libwebsockets HTTP client DESIGN.md first named: in lws 4.1.6 (Debian 12)
- * only GET/POST/PUT may share a connection (lib/roles/http/client/client-handshake.c), so
- * every PATCH — the closing update of every call — pays a new TCP + TLS handshake; pipelined
- * requests to one host all queue behind the first active connection (no parallelism, so a
- * 300 ms Salesforce answer caps a host at ~3 requests/s); DNS is resolved with a blocking
- * getaddrinfo() on the loop thread (LWS_WITH_SYS_ASYNC_DNS is off); and errors come back as
- * strings. Owning the small HTTP/1.1 layer gives reuse for every method, a bounded pool,
- * exact errno codes and a close that completes deterministically.
+ *   I/O       http_sock.c  libwebsockets "raw" client connections on the loop (lws drives
+ *                          the daemon's loop as a foreign libuv loop): lws owns each TCP
+ *                          socket, its connect, reads, writes and close.
+ *   TLS       http_conn.c  OpenSSL over memory BIOs: TLS 1.2 or newer, the peer's chain
+ *                          checked against the target's CA bundle and its name (or address)
+ *                          against the certificate. lws only carries the records.
+ *   HTTP/1.1  http_conn.c, framing (requests written there, responses parsed by http1.c)
+ *             http1.c,     and a keep-alive pool for every method (this file).
+ *             this file
+ *
+ * Names are resolved with uv_getaddrinfo() on the thread pool, and each address is handed to
+ * lws as a numeric string, tried in turn; so lws's own getaddrinfo(), which blocks, returns at
+ * once. Deadlines (set-up, request, idle) are ours; lws puts none on a connected raw socket.
+ *
+ * Why not more of libwebsockets, as found in lws 4.1.6 (Debian 12). A move to lws >= 4.4
+ * should check each point again; this layering is what they forced.
+ *  - Its HTTP client lets only GET/POST/PUT share a connection
+ *    (lib/roles/http/client/client-handshake.c), so every PATCH — the closing update of every
+ *    call — would pay a new TCP + TLS handshake; requests to one host queue behind its first
+ *    active connection (no parallelism: a 300 ms Salesforce answer caps a host at ~3
+ *    requests/s); errors come back as strings.
+ *  - Its TLS on a raw client connection (LCCSCF_USE_SSL with method "RAW") is broken: it
+ *    calls SSL_connect() before the socket is connected (EBADF, upstream issue #2916), the
+ *    connect fails, and the context's connection count goes to -1, so that the teardown of a
+ *    foreign-loop context never completes. Hence ssl_connection = 0 and TLS stays ours.
+ *  - Built without LWS_WITH_SYS_ASYNC_DNS, it resolves names with a blocking getaddrinfo()
+ *    on the loop thread: hence the numeric addresses.
+ *  - When connect() fails at once (no route, say), it leaves a libuv handle on the loop for
+ *    good; route_check() in http_sock.c keeps such addresses from it, with their errno.
+ *  - It does not say why a connect failed later: that counts as -ECONNREFUSED (a peer that
+ *    never answers is caught by our set-up deadline, 10 s, before lws's own, 20 s).
+ * Owning the small HTTP/1.1 layer gives reuse for every method, a bounded pool, exact errno
+ * codes and a close that completes deterministically.
  *
  * Model: each target (base URL) has a FIFO of waiting requests and a pool of at most
  * MAX_CONNS connections. A connection carries one request at a time and is kept open
@@ -19,10 +43,17 @@
  *
  * Callbacks: finished requests are moved to a completion list, and each libuv entry point
  * drains that list last (scv_http_settle()), so a user callback never runs in the middle of
- * the client's bookkeeping and may itself call scv_http_send() or scv_http_close().
+ * the client's bookkeeping and may itself call scv_http_send() or scv_http_close(). lws
+ * callbacks are not such entry points: what happens inside them is settled from the loop
+ * right after (scv_http_kick(), an idle handle), so neither the user's code, nor a new
+ * connection, nor a free ever runs inside libwebsockets.
+ *
+ * Close: requests are cancelled and every socket closed, then lws's context is torn down in
+ * two steps with the loop running in between (http_sock.c); `done` runs once our handles
+ * and lws's are all closed.
  *
  * This file holds the client (targets, requests, dispatch, the timer, the API);
- * http_conn.c holds one connection's life.
+ * http_conn.c holds one connection's life and http_sock.c its socket.
  */
 #include "scv/http_int.h"
 
@@ -42,6 +73,8 @@
 #include <openssl/ssl.h>
 
 static void on_timer(uv_timer_t *timer);
+static void on_kick(uv_idle_t *idle);
+static void on_timer_closed(uv_handle_t *handle);
 
 /* ---- requests and completions ---- */
 
@@ -54,6 +87,14 @@ scv_http_arm(struct scv_http *h, uint64_t due)
 		return;
 	h->timer_due = due;
 	uv_timer_start(&h->timer, on_timer, due > now ? due - now : 0, 0);
+}
+
+/* Settles from the loop, soon, what an lws callback started (see on_kick()). */
+void
+scv_http_kick(struct scv_http *h)
+{
+	if (!h->closing)
+		uv_idle_start(&h->kick, on_kick);
 }
 
 /*
@@ -122,6 +163,7 @@ free_http(struct scv_http *h)
 		free(h->cas[i]);
 	}
 	free(h->cas);
+	free(h->wbuf);
 	free(h);
 }
 
@@ -132,7 +174,8 @@ maybe_finish(struct scv_http *h)
 	void (*done)(void *);
 	void *arg;
 
-	if (!h->closing || !h->timer_closed || h->n_conns || !scv_link_empty(&h->done))
+	if (!h->closing || !h->timer_closed || !h->kick_closed || h->n_conns ||
+	    !scv_link_empty(&h->done))
 		return;
 	done = h->done_cb;
 	arg = h->done_arg;
@@ -215,20 +258,20 @@ on_timer(uv_timer_t *timer)
 		case REQ_QUEUED:
 			scv_http_req_detach(r);
 			snprintf(r->detail, sizeof r->detail,
-				 "no free connection to %s within %u ms", r->t->authority,
-				 r->timeout_ms);
+			         "no free connection to %s within %u ms", r->t->authority,
+			         r->timeout_ms);
 			scv_http_req_complete(r, 0, -ETIMEDOUT, NULL);
 			break;
 		case REQ_BOUND:
 			scv_http_req_detach(r);
 			snprintf(r->detail, sizeof r->detail, "connecting to %s took over %u ms",
-				 r->t->authority, r->timeout_ms);
+			         r->t->authority, r->timeout_ms);
 			scv_http_req_complete(r, 0, -ETIMEDOUT, NULL);
 			break;
 		case REQ_ACTIVE:
 			scv_hconn_close(r->conn, -ETIMEDOUT,
-					"no complete response from %s within %u ms",
-					r->t->authority, r->timeout_ms);
+			                "no complete response from %s within %u ms",
+			                r->t->authority, r->timeout_ms);
 			break;
 		case REQ_DONE:
 			break;
@@ -243,8 +286,8 @@ on_timer(uv_timer_t *timer)
 			n = l->next;
 			if (scv_hconn_setting_up(c) && c->deadline <= now)
 				scv_hconn_close(c, -ETIMEDOUT,
-						"connection to %s not set up within %d ms",
-						t->authority, CONNECT_TIMEOUT_MS);
+				                "connection to %s not set up within %d ms",
+				                t->authority, CONNECT_TIMEOUT_MS);
 			else if (c->state == CONN_IDLE && c->deadline <= now)
 				scv_hconn_close(c, 0, NULL);
 		}
@@ -267,6 +310,54 @@ on_timer(uv_timer_t *timer)
 	if (next)
 		scv_http_arm(h, next);
 	scv_http_settle(h);
+}
+
+/*
+ * After lws callbacks: the next address for connections whose attempt failed, the free of
+ * connections lws is done with, then the usual settling.
+ */
+static void
+on_kick(uv_idle_t *idle)
+{
+	struct scv_http *h = container_of(idle, struct scv_http, kick);
+
+	uv_idle_stop(idle);
+	for (size_t i = 0; i < h->n_targets; i++) {
+		struct scv_http_target *t = h->targets[i];
+		struct scv_link *l, *n;
+
+		for (l = t->conns.next; l != &t->conns; l = n) {
+			struct scv_hconn *c = container_of(l, struct scv_hconn, link);
+
+			n = l->next;
+			if (c->connect_due && c->state == CONN_CONNECTING)
+				scv_hconn_connect_next(c);
+			else
+				scv_hconn_maybe_free(c);
+		}
+	}
+	scv_http_settle(h);
+}
+
+/* Once closing: polls until libwebsockets has closed its handles, then frees its context. */
+static void
+on_teardown(uv_timer_t *timer)
+{
+	struct scv_http *h = container_of(timer, struct scv_http, timer);
+
+	if (!scv_hsock_finish(h, uv_now(h->loop) >= h->teardown_deadline))
+		return;
+	uv_timer_stop(timer);
+	uv_close((uv_handle_t *)timer, on_timer_closed);
+}
+
+static void
+on_kick_closed(uv_handle_t *handle)
+{
+	struct scv_http *h = container_of((uv_idle_t *)handle, struct scv_http, kick);
+
+	h->kick_closed = 1;
+	maybe_finish(h);
 }
 
 static void
@@ -293,12 +384,14 @@ scv_http_new(uv_loop_t *loop, struct scv_http **ret_http, char *err, size_t errl
 	h->loop = loop;
 	scv_link_init(&h->reqs);
 	scv_link_init(&h->done);
-	rc = uv_timer_init(loop, &h->timer);
+	rc = scv_hsock_init(h, err, errlen);
 	if (rc < 0) {
-		snprintf(err, errlen, "cannot create a timer: %s", uv_strerror(rc));
 		free(h);
 		return rc;
 	}
+	/* on Unix these only fill in the structs: they cannot fail */
+	uv_timer_init(loop, &h->timer);
+	uv_idle_init(loop, &h->kick);
 	*ret_http = h;
 	return 0;
 }
@@ -339,12 +432,12 @@ ca_get(struct scv_http *h, const char *ca_file, struct scv_http_ca **ret_ca, cha
 	SSL_CTX_set_verify(ca->ctx, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_alpn_protos(ca->ctx, (const unsigned char *)"\x08http/1.1", 9);
 	if (ca_file ? SSL_CTX_load_verify_file(ca->ctx, ca_file) != 1
-		    : SSL_CTX_set_default_verify_paths(ca->ctx) != 1) {
+	            : SSL_CTX_set_default_verify_paths(ca->ctx) != 1) {
 		e = ERR_peek_last_error();
 		ERR_error_string_n(e, reason, sizeof reason);
 		ERR_clear_error();
 		snprintf(err, errlen, "cannot load CA %s: %s", ca_file ? ca_file : "system store",
-			 e ? reason : "no certificate found");
+		         e ? reason : "no certificate found");
 		SSL_CTX_free(ca->ctx);
 		free(ca->file);
 		free(ca);
@@ -447,7 +540,7 @@ parse_url(const char *url, struct scv_http_target *t, char *err, size_t errlen)
 		while (n && t->base_path[n - 1] == '/')
 			t->base_path[--n] = '\0';
 		if (asprintf(&t->authority, "%s%s%s%s%s", v6 ? "[" : "", host, v6 ? "]" : "",
-			     port == 443 ? "" : ":", port == 443 ? "" : t->port) < 0)
+		             port == 443 ? "" : ":", port == 443 ? "" : t->port) < 0)
 			t->authority = NULL;
 	}
 	if (!t->host || !t->base_path || !t->authority) {
@@ -466,7 +559,7 @@ bad_port:
 
 int
 scv_http_target_add(struct scv_http *http, const char *base_url, const char *ca_file,
-		    int *ret_target, char *err, size_t errlen)
+                    int *ret_target, char *err, size_t errlen)
 {
 	struct scv_http_target *t, **ts;
 	int rc;
@@ -559,27 +652,27 @@ static char *
 build_request(const struct scv_http_target *t, const struct scv_http_req *q, size_t *ret_len)
 {
 	int has_length = q->body || !strcmp(q->method, "POST") || !strcmp(q->method, "PUT") ||
-			 !strcmp(q->method, "PATCH");
+	                 !strcmp(q->method, "PATCH");
 	size_t cap = strlen(q->method) + strlen(t->base_path) + strlen(q->path) +
-		     strlen(t->authority) + (q->authorization ? strlen(q->authorization) : 0) +
-		     (q->provider_name ? strlen(q->provider_name) : 0) + q->body_len + 512;
+	             strlen(t->authority) + (q->authorization ? strlen(q->authorization) : 0) +
+	             (q->provider_name ? strlen(q->provider_name) : 0) + q->body_len + 512;
 	char *w = malloc(cap);
 	int n;
 
 	if (!w)
 		return NULL;
 	n = snprintf(w, cap,
-		     "%s %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: scvbridge"
+	             "%s %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: scvbridge"
 #ifdef SCVB_VERSION
-		     "/" SCVB_VERSION
+	             "/" SCVB_VERSION
 #endif
-		     "\r\nAccept: application/json\r\n%s%s%s%s%s%s%s",
-		     q->method, t->base_path, q->path, t->authority,
-		     q->authorization ? "Authorization: " : "",
-		     q->authorization ? q->authorization : "", q->authorization ? "\r\n" : "",
-		     q->provider_name ? "Telephony-Provider-Name: " : "",
-		     q->provider_name ? q->provider_name : "", q->provider_name ? "\r\n" : "",
-		     q->body ? "Content-Type: application/json\r\n" : "");
+	             "\r\nAccept: application/json\r\n%s%s%s%s%s%s%s",
+	             q->method, t->base_path, q->path, t->authority,
+	             q->authorization ? "Authorization: " : "",
+	             q->authorization ? q->authorization : "", q->authorization ? "\r\n" : "",
+	             q->provider_name ? "Telephony-Provider-Name: " : "",
+	             q->provider_name ? q->provider_name : "", q->provider_name ? "\r\n" : "",
+	             q->body ? "Content-Type: application/json\r\n" : "");
 	if (has_length)
 		n += snprintf(w + n, cap - (size_t)n, "Content-Length: %zu\r\n", q->body_len);
 	n += snprintf(w + n, cap - (size_t)n, "\r\n");
@@ -657,7 +750,10 @@ scv_http_close(struct scv_http *http, void (*done)(void *arg), void *arg)
 			scv_hconn_close(container_of(l, struct scv_hconn, link), 0, NULL);
 		}
 	}
-	uv_timer_stop(&http->timer);
-	uv_close((uv_handle_t *)&http->timer, on_timer_closed);
+	uv_close((uv_handle_t *)&http->kick, on_kick_closed);
+	/* every socket is closed: lws closes the rest; the timer now watches it do so */
+	scv_hsock_shutdown(http);
+	http->teardown_deadline = uv_now(http->loop) + LWS_TEARDOWN_MS;
+	uv_timer_start(&http->timer, on_teardown, 1, 1);
 	run_completions(http);
 }

@@ -1,11 +1,12 @@
 /*
- * The HTTPS client (HTTP/1.1 over OpenSSL on the daemon's libuv loop; scv/http.c says why not
- * libwebsockets). Verifies the server certificate and host name, TLS 1.2 or newer, reuses
- * connections (HTTP/1.1 keep-alive: requests to one host go one at a time over a small pool of
- * kept connections, up to 8), bounds response bodies, and times every request out.
+ * The HTTPS client: HTTP/1.1 over TLS (OpenSSL) over libwebsockets raw sockets, all on the
+ * daemon's libuv loop; scv/http.c explains the layering. Verifies the server certificate and
+ * host name, TLS 1.2 or newer, reuses connections for every method (HTTP/1.1 keep-alive:
+ * requests to one host go one at a time over a small pool of kept connections, up to 8),
+ * bounds response bodies, and times every request out.
  *
- * Everything here runs on the loop thread. The process must ignore SIGPIPE: libuv writes
- * with write(2), and a connection the server has reset would otherwise kill the daemon.
+ * Everything here runs on the loop thread. Sockets are written with send(MSG_NOSIGNAL);
+ * libwebsockets also sets SIGPIPE to ignored, process-wide, when a client is made.
  */
 #ifndef SCVB_SCV_HTTP_H
 #define SCVB_SCV_HTTP_H
@@ -18,14 +19,14 @@
 struct scv_http;
 
 struct scv_http_req {
-	int target;              /* from scv_http_target_add() */
-	const char *method;      /* "POST", "PATCH", "GET" */
-	const char *path;        /* appended to the target's base path, e.g. "/voiceCalls" */
+	int target;                /* from scv_http_target_add() */
+	const char *method;        /* "POST", "PATCH", "GET" */
+	const char *path;          /* appended to the target's base path, e.g. "/voiceCalls" */
 	const char *authorization; /* full header value, e.g. "Bearer eyJ..."; NULL = none */
 	const char *provider_name; /* Telephony-Provider-Name; NULL = none */
 	const char *body;          /* NULL = no body */
 	size_t body_len;
-	unsigned timeout_ms;       /* whole request; 0 = 10000 */
+	unsigned timeout_ms; /* whole request; 0 = 10000 */
 };
 
 struct scv_http_resp {
@@ -44,6 +45,11 @@ struct scv_http_resp {
 
 typedef void (*scv_http_cb)(const struct scv_http_resp *resp, void *arg);
 
+/*
+ * Makes a client on loop, with its own libwebsockets context on that loop (loaded at run time:
+ * libwebsockets-evlib_uv.so, Debian package libwebsockets-evlib-uv). 0, or -ENOMEM / -EIO
+ * with a reason in err. libwebsockets' errors and warnings go to the daemon's log.
+ */
 int scv_http_new(uv_loop_t *loop, struct scv_http **ret_http, char *err, size_t errlen);
 
 /*
@@ -51,22 +57,22 @@ int scv_http_new(uv_loop_t *loop, struct scv_http **ret_http, char *err, size_t 
  * Returns 0 and the target id, or -EINVAL (not https, bad URL) with a reason in err.
  */
 int scv_http_target_add(struct scv_http *http, const char *base_url, const char *ca_file,
-			int *ret_target, char *err, size_t errlen);
+                        int *ret_target, char *err, size_t errlen);
 
 /*
  * Sends a request; copies what it needs from req. cb is called exactly once, later, on the
  * loop — also when the client closes first (error -ECANCELED). Returns 0 or -ENOMEM/-EINVAL
  * (-ECANCELED once scv_http_close() has been called; cb is then never called).
  */
-int scv_http_send(struct scv_http *http, const struct scv_http_req *req, scv_http_cb cb,
-		  void *arg);
+int scv_http_send(struct scv_http *http, const struct scv_http_req *req, scv_http_cb cb, void *arg);
 
 /* Requests not yet completed (queued or in flight). */
 size_t scv_http_pending(const struct scv_http *http);
 
 /*
- * Cancels what is pending (callbacks get -ECANCELED) and tears the client down; `done` runs on
- * the loop once every libuv handle it used is closed. The struct is freed before `done`.
+ * Cancels what is pending (callbacks get -ECANCELED) and tears the client down; `done` (may be
+ * NULL) runs on the loop once every libuv handle it used is closed, libwebsockets' included,
+ * so that the loop's owner may then uv_loop_close() it. The struct is freed before `done`.
  */
 void scv_http_close(struct scv_http *http, void (*done)(void *arg), void *arg);
 

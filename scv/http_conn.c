@@ -1,12 +1,15 @@
 /*
- * One connection of the HTTPS client (see http.c for the model): resolve the target's name
- * on the thread pool, try each address in turn, TLS over memory BIOs, then one request at a
- * time with the response parsed by http1.c. The state is explicit (enum scv_hconn_state) and
- * every change goes through conn_enter_state().
+ * One connection of the HTTPS client (see http.c for the model and the layering): resolve
+ * the target's name on the thread pool, try each address in turn over a libwebsockets raw
+ * socket (http_sock.c), TLS over memory BIOs, then one request at a time with the response
+ * parsed by http1.c. The state is explicit (enum scv_hconn_state) and every change goes
+ * through conn_enter_state().
  *
- * A connection is freed only once its TCP handle is closed and no getaddrinfo is pending;
- * requests it carried are completed through http.c's completion list, never called back
- * from here directly.
+ * What the socket reports (scv_hconn_on_*) arrives inside libwebsockets callbacks: it may
+ * change state, complete requests and close the connection, but never calls back the user,
+ * opens another socket or frees anything. A connection is freed only from the loop, once
+ * libwebsockets is done with its socket and no getaddrinfo is pending; requests it carried
+ * are completed through http.c's completion list, never called back from here directly.
  */
 #include "scv/http_int.h"
 
@@ -24,29 +27,28 @@
 #include "connector/log.h"
 
 static const char *const conn_state_names[] = {"resolving", "connecting", "handshake",
-					       "idle",      "busy",       "closing"};
-
-struct wbuf {
-	uv_write_t req;
-	char data[];
-};
+                                               "idle",      "busy",       "closing"};
 
 static void conn_ready(struct scv_hconn *c);
-static void on_tcp_closed(uv_handle_t *handle);
 
 static void
 conn_enter_state(struct scv_hconn *c, enum scv_hconn_state s)
 {
 	log_debug(NULL, "scv http: connection %u to %s: %s -> %s", c->id, c->t->authority,
-		  conn_state_names[c->state], conn_state_names[s]);
+	          conn_state_names[c->state], conn_state_names[s]);
 	c->state = s;
 }
 
-static void
-conn_maybe_free(struct scv_hconn *c)
+/*
+ * Frees c once it is closing and nothing refers to it any more: libwebsockets is done with
+ * its socket, no getaddrinfo is pending and no lws callback for it is on the stack. 1 when
+ * freed.
+ */
+int
+scv_hconn_maybe_free(struct scv_hconn *c)
 {
-	if (c->state != CONN_CLOSING || c->tcp_open || c->gai_pending)
-		return;
+	if (c->state != CONN_CLOSING || c->wsi || c->gai_pending || c->in_lws || c->connecting_sync)
+		return 0;
 	scv_link_del(&c->link);
 	SSL_free(c->ssl);
 	c->ssl = NULL;
@@ -56,11 +58,12 @@ conn_maybe_free(struct scv_hconn *c)
 	scv_http1_free(&c->parser);
 	c->http->n_conns--;
 	free(c);
+	return 1;
 }
 
 /*
  * Closes c; a request on it fails with error (and a message made from fmt). c may be freed
- * on return.
+ * on return, unless this is called from inside an lws callback for c.
  */
 void
 scv_hconn_close(struct scv_hconn *c, int error, const char *fmt, ...)
@@ -84,57 +87,48 @@ scv_hconn_close(struct scv_hconn *c, int error, const char *fmt, ...)
 	}
 	if (c->gai_pending)
 		uv_cancel((uv_req_t *)&c->gai);
-	if (c->tcp_open && !uv_is_closing((uv_handle_t *)&c->tcp))
-		uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
-	conn_maybe_free(c);
+	scv_hsock_kill(c);
+	scv_hconn_maybe_free(c);
 }
 
-static int
-tls_flush_cb_error(int status)
-{
-	return status == UV_EPIPE ? -ECONNRESET : status;
-}
-
-static void
-on_written(uv_write_t *w, int status)
-{
-	struct scv_hconn *c = w->handle->data;
-
-	free(container_of(w, struct wbuf, req));
-	if (status < 0 && status != UV_ECANCELED && c->state != CONN_CLOSING) {
-		struct scv_http *h = c->http;
-		scv_hconn_close(c, tls_flush_cb_error(status), "cannot write to %s: %s", c->peer,
-				uv_strerror(status));
-		scv_http_settle(h);
-	}
-}
-
-/* Sends what TLS produced. 0 or a negative errno (the caller closes c). */
+/*
+ * Has the socket send what TLS produced: asks for a RAW_WRITEABLE, where
+ * scv_hconn_take_output() hands it over. 0 or a negative errno (the caller closes c).
+ */
 static int
 tls_flush(struct scv_hconn *c)
 {
-	size_t pending;
+	if (!c->wbio || BIO_ctrl_pending(c->wbio) == 0)
+		return 0;
+	return scv_hsock_want_write(c);
+}
 
-	while ((pending = BIO_ctrl_pending(c->wbio)) > 0) {
-		struct wbuf *w = malloc(sizeof *w + pending);
-		uv_buf_t b;
-		int n, rc;
+/* Up to cap bytes of ciphertext for the socket; 0 when there is none. */
+size_t
+scv_hconn_take_output(struct scv_hconn *c, unsigned char *buf, size_t cap)
+{
+	int n;
 
-		if (!w)
-			return -ENOMEM;
-		n = BIO_read(c->wbio, w->data, (int)pending);
-		if (n <= 0) {
-			free(w);
-			return -EIO;
-		}
-		b = uv_buf_init(w->data, (unsigned)n);
-		rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
-		if (rc < 0) {
-			free(w);
-			return tls_flush_cb_error(rc);
-		}
+	if (!c->wbio || BIO_ctrl_pending(c->wbio) == 0)
+		return 0;
+	n = BIO_read(c->wbio, buf, (int)cap);
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* The socket took what scv_hconn_take_output() gave (error 0), or failed. */
+void
+scv_hconn_on_written(struct scv_hconn *c, int error)
+{
+	if (error < 0) {
+		scv_hconn_close(c, error, "cannot write to %s", c->peer);
+		return;
 	}
-	return 0;
+	/* the request went out with these bytes, or before them: the server may have it */
+	if (c->state == CONN_BUSY && c->req)
+		c->req->written = 1;
+	error = tls_flush(c);
+	if (error < 0)
+		scv_hconn_close(c, error, "cannot write to %s", c->peer);
 }
 
 /* Closes c after a TLS failure, with the reason OpenSSL gives. */
@@ -148,7 +142,7 @@ tls_fail(struct scv_hconn *c, const char *what)
 	if (v != X509_V_OK) {
 		ERR_clear_error();
 		scv_hconn_close(c, -EPROTO, "%s: certificate of %s not accepted: %s", what,
-				c->t->authority, X509_verify_cert_error_string(v));
+		                c->t->authority, X509_verify_cert_error_string(v));
 		return;
 	}
 	ERR_error_string_n(e, reason, sizeof reason);
@@ -168,8 +162,8 @@ conn_handshake(struct scv_hconn *c)
 	}
 	if (rc == 1) {
 		log_debug(NULL, "scv http: connection %u to %s (%s): %s, %s", c->id,
-			  c->t->authority, c->peer, SSL_get_version(c->ssl),
-			  SSL_get_cipher_name(c->ssl));
+		          c->t->authority, c->peer, SSL_get_version(c->ssl),
+		          SSL_get_cipher_name(c->ssl));
 		conn_ready(c);
 		return;
 	}
@@ -193,11 +187,8 @@ scv_hconn_send(struct scv_hconn *c)
 		return;
 	}
 	rc = tls_flush(c);
-	if (rc < 0) {
+	if (rc < 0)
 		scv_hconn_close(c, rc, "cannot write to %s: %s", c->peer, strerror(-rc));
-		return;
-	}
-	r->written = 1;
 }
 
 /* Set up, or done with a request and kept: serve the bound request, or idle. */
@@ -242,14 +233,14 @@ conn_feed(struct scv_hconn *c, const char *data, size_t len)
 		scv_http_req_detach(r);
 		r->resp.retry_after_s = scv_http1_retry_after(c->parser.retry_after, time(NULL));
 		snprintf(r->detail, sizeof r->detail, "response from %s larger than %d bytes",
-			 c->t->authority, SCV_HTTP_MAX_RESPONSE);
+		         c->t->authority, SCV_HTTP_MAX_RESPONSE);
 		scv_http_req_complete(r, c->parser.status, -EMSGSIZE, NULL);
 		scv_hconn_close(c, 0, NULL);
 		return;
 	}
 	if (n < 0) {
 		scv_hconn_close(c, n == -ENOMEM ? -ENOMEM : -EPROTO,
-				"malformed HTTP response from %s", c->t->authority);
+		                "malformed HTTP response from %s", c->t->authority);
 		return;
 	}
 	if (c->parser.state == SCV_HTTP1_DONE)
@@ -257,24 +248,25 @@ conn_feed(struct scv_hconn *c, const char *data, size_t len)
 		conn_response_done(c, c->parser.keep_alive && (size_t)n == len);
 }
 
-/* The server closed (status UV_EOF) or the socket failed. */
+/*
+ * The server closed the connection (TLS close_notify, or the socket closed: libwebsockets
+ * does not tell a FIN from a reset, so both end a response that runs until close).
+ */
 static void
-conn_peer_closed(struct scv_hconn *c, int status)
+conn_peer_closed(struct scv_hconn *c)
 {
 	switch (c->state) {
 	case CONN_BUSY:
-		if (status == UV_EOF && scv_http1_eof(&c->parser) == 0) {
+		if (scv_http1_eof(&c->parser) == 0) {
 			conn_response_done(c, 0);
 			return;
 		}
 		scv_hconn_close(c, -ECONNRESET,
-				"connection to %s closed before a complete response%s%s", c->peer,
-				status == UV_EOF ? "" : ": ",
-				status == UV_EOF ? "" : uv_strerror(status));
+		                "connection to %s closed before a complete response", c->peer);
 		return;
 	case CONN_HANDSHAKE:
 		scv_hconn_close(c, -ECONNRESET, "connection to %s closed during the TLS handshake",
-				c->peer);
+		                c->peer);
 		return;
 	default:
 		scv_hconn_close(c, 0, NULL);
@@ -302,7 +294,7 @@ conn_input(struct scv_hconn *c)
 				return;
 			}
 			if (err == SSL_ERROR_ZERO_RETURN) {
-				conn_peer_closed(c, UV_EOF);
+				conn_peer_closed(c);
 				return;
 			}
 			tls_fail(c, "TLS read failed");
@@ -317,30 +309,35 @@ conn_input(struct scv_hconn *c)
 	}
 }
 
-static void
-on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+/* Bytes from the socket. */
+void
+scv_hconn_on_rx(struct scv_hconn *c, const void *data, size_t len)
 {
-	struct scv_hconn *c = handle->data;
-
-	(void)suggested;
-	*buf = uv_buf_init(c->http->rbuf, sizeof c->http->rbuf);
+	if (BIO_write(c->rbio, data, (int)len) != (int)len) {
+		scv_hconn_close(c, -ENOMEM, "out of memory");
+		return;
+	}
+	conn_input(c);
 }
 
-static void
-on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+/* libwebsockets is done with the socket: it failed to connect, or closed. */
+void
+scv_hconn_on_sock_closed(struct scv_hconn *c)
 {
-	struct scv_hconn *c = stream->data;
-	struct scv_http *h = c->http;
-
-	if (nread == 0 || c->state == CONN_CLOSING)
+	switch (c->state) {
+	case CONN_CONNECTING:
+		/* lws does not say why: a failed TCP connect is taken as refused (a silent
+		 * peer is caught by our set-up deadline first) */
+		c->connect_error = -ECONNREFUSED;
+		c->connect_due = 1; /* the next address, from the loop: scv_http_kick() */
 		return;
-	if (nread < 0)
-		conn_peer_closed(c, (int)nread);
-	else if (BIO_write(c->rbio, buf->base, (int)nread) != (int)nread)
-		scv_hconn_close(c, -ENOMEM, "out of memory");
-	else
-		conn_input(c);
-	scv_http_settle(h);
+	case CONN_RESOLVING:
+	case CONN_CLOSING:
+		return;
+	default:
+		conn_peer_closed(c);
+		return;
+	}
 }
 
 static int
@@ -354,6 +351,7 @@ tls_start(struct scv_hconn *c)
 	if (!c->ssl || !c->rbio || !c->wbio) {
 		BIO_free(c->rbio);
 		BIO_free(c->wbio);
+		c->rbio = c->wbio = NULL;
 		return -ENOMEM;
 	}
 	BIO_set_mem_eof_return(c->rbio, -1);
@@ -371,94 +369,66 @@ tls_start(struct scv_hconn *c)
 	return 0;
 }
 
-static void conn_connect_next(struct scv_hconn *c);
-
-static void
-on_connect(uv_connect_t *creq, int status)
+/* TCP is up: start TLS. */
+void
+scv_hconn_on_connected(struct scv_hconn *c)
 {
-	struct scv_hconn *c = container_of(creq, struct scv_hconn, connect);
-	struct scv_http *h = c->http;
 	int rc;
 
-	if (status == UV_ECANCELED || c->state == CONN_CLOSING)
-		return; /* closing: on_tcp_closed follows */
-	if (status < 0) {
-		c->connect_error = status;
-		c->ai_next = c->ai_next->ai_next;
-		c->reconnecting = 1;
-		uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
+	if (c->state != CONN_CONNECTING)
 		return;
-	}
 	uv_freeaddrinfo(c->ai);
 	c->ai = c->ai_next = NULL;
 	rc = tls_start(c);
 	if (rc < 0) {
 		ERR_clear_error();
 		scv_hconn_close(c, rc, "cannot set up TLS for %s", c->t->authority);
-	} else if ((rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) < 0) {
-		scv_hconn_close(c, rc, "cannot read from %s: %s", c->peer, uv_strerror(rc));
-	} else {
-		conn_enter_state(c, CONN_HANDSHAKE);
-		conn_handshake(c);
-	}
-	scv_http_settle(h);
-}
-
-/* Tries the next resolved address (so "localhost" -> ::1 refused -> 127.0.0.1 works). */
-static void
-conn_connect_next(struct scv_hconn *c)
-{
-	struct addrinfo *ai = c->ai_next;
-	char ip[INET6_ADDRSTRLEN] = "?";
-	int rc;
-
-	if (!ai) {
-		int e = c->connect_error ? c->connect_error : -ECONNREFUSED;
-		scv_hconn_close(c, e, "cannot connect to %s (%s): %s", c->t->authority, c->peer,
-				uv_strerror(e));
 		return;
 	}
-	if (ai->ai_family == AF_INET6) {
-		uv_ip6_name((const struct sockaddr_in6 *)ai->ai_addr, ip, sizeof ip);
-		snprintf(c->peer, sizeof c->peer, "[%s]:%s", ip, c->t->port);
-	} else {
-		uv_ip4_name((const struct sockaddr_in *)ai->ai_addr, ip, sizeof ip);
-		snprintf(c->peer, sizeof c->peer, "%s:%s", ip, c->t->port);
-	}
-	rc = uv_tcp_init(c->http->loop, &c->tcp);
-	if (rc < 0) {
-		scv_hconn_close(c, rc, "cannot open a socket: %s", uv_strerror(rc));
-		return;
-	}
-	c->tcp.data = c;
-	c->tcp_open = 1;
-	uv_tcp_nodelay(&c->tcp, 1);
-	rc = uv_tcp_connect(&c->connect, &c->tcp, ai->ai_addr, on_connect);
-	if (rc < 0) {
-		c->connect_error = rc;
-		c->ai_next = ai->ai_next;
-		c->reconnecting = 1;
-		uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
-	}
+	conn_enter_state(c, CONN_HANDSHAKE);
+	conn_handshake(c);
 }
 
-static void
-on_tcp_closed(uv_handle_t *handle)
+/*
+ * Tries the resolved addresses in turn from c->ai_next (so "localhost" -> ::1 refused ->
+ * 127.0.0.1 works) until one is connecting; closes c when none is left. From the loop only
+ * (on_resolved(), or http.c's kick after a failed attempt), never from an lws callback.
+ */
+void
+scv_hconn_connect_next(struct scv_hconn *c)
 {
-	struct scv_hconn *c = handle->data;
-	struct scv_http *h = c->http;
+	c->connect_due = 0;
+	/* bounded: every pass uses up one address */
+	while (c->state == CONN_CONNECTING) {
+		struct addrinfo *ai = c->ai_next;
+		char ip[INET6_ADDRSTRLEN] = "?";
+		int rc;
 
-	c->tcp_open = 0;
-	if (c->reconnecting) {
-		c->reconnecting = 0;
-		if (c->state != CONN_CLOSING) {
-			conn_connect_next(c);
-			scv_http_settle(h);
+		if (!ai) {
+			int e = c->connect_error ? c->connect_error : -ECONNREFUSED;
+			scv_hconn_close(c, e, "cannot connect to %s (%s): %s", c->t->authority,
+			                c->peer, uv_strerror(e));
 			return;
 		}
+		c->ai_next = ai->ai_next;
+		if (ai->ai_family == AF_INET6) {
+			uv_ip6_name((const struct sockaddr_in6 *)ai->ai_addr, ip, sizeof ip);
+			snprintf(c->peer, sizeof c->peer, "[%s]:%s", ip, c->t->port);
+		} else {
+			uv_ip4_name((const struct sockaddr_in *)ai->ai_addr, ip, sizeof ip);
+			snprintf(c->peer, sizeof c->peer, "%s:%s", ip, c->t->port);
+		}
+		rc = scv_hsock_connect(c, ai->ai_addr, ai->ai_addrlen);
+		if (rc == 0)
+			return;
+		log_debug(NULL, "scv http: connection %u to %s (%s): %s", c->id, c->t->authority,
+		          c->peer, uv_strerror(rc));
+		c->connect_error = rc;
+		if (c->state != CONN_CONNECTING && c->state != CONN_CLOSING)
+			/* lws connected, then gave up inside the same call */
+			scv_hconn_close(c, -ECONNRESET, "connection to %s lost while set up",
+			                c->peer);
 	}
-	conn_maybe_free(c);
-	scv_http_settle(h);
 }
 
 static void
@@ -471,14 +441,14 @@ on_resolved(uv_getaddrinfo_t *gai, int status, struct addrinfo *res)
 	if (c->state == CONN_CLOSING) {
 		if (res)
 			uv_freeaddrinfo(res);
-		conn_maybe_free(c);
+		scv_hconn_maybe_free(c);
 	} else if (status < 0) {
 		scv_hconn_close(c, -EHOSTUNREACH, "cannot resolve %s: %s", c->t->host,
-				uv_strerror(status));
+		                uv_strerror(status));
 	} else {
 		c->ai = c->ai_next = res;
 		conn_enter_state(c, CONN_CONNECTING);
-		conn_connect_next(c);
+		scv_hconn_connect_next(c);
 	}
 	scv_http_settle(h);
 }
@@ -488,9 +458,9 @@ scv_hconn_new(struct scv_http_target *t, int *ret_error)
 {
 	struct scv_http *h = t->http;
 	struct addrinfo hints = {
-		.ai_family = AF_UNSPEC,
-		.ai_socktype = SOCK_STREAM,
-		.ai_flags = AI_NUMERICSERV,
+	        .ai_family = AF_UNSPEC,
+	        .ai_socktype = SOCK_STREAM,
+	        .ai_flags = AI_NUMERICSERV,
 	};
 	struct scv_hconn *c;
 	int rc;

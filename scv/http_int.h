@@ -1,27 +1,32 @@
 /*
- * Private to scv/http.c (the client: targets, requests, dispatch, timer) and scv/http_conn.c
- * (one connection: resolve, connect, TLS, one request at a time). See http.c for the model.
+ * Private to scv/http.c (the client: targets, requests, dispatch, timer), scv/http_conn.c
+ * (one connection: resolve, TLS, one request at a time) and scv/http_sock.c (its TCP socket:
+ * a libwebsockets raw connection on the loop). See http.c for the model and the layering.
  */
 #ifndef SCVB_SCV_HTTP_INT_H
 #define SCVB_SCV_HTTP_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 #include "scv/http.h"
 #include "scv/http1.h"
 
-/* OpenSSL's objects, opaque here: no header under scv/ includes OpenSSL. */
+/* OpenSSL's and libwebsockets' objects, opaque here: no header under scv/ includes either. */
 struct ssl_st;
 struct ssl_ctx_st;
 struct bio_st;
+struct lws;
+struct lws_context;
 
 #define DEFAULT_TIMEOUT_MS 10000
-#define MAX_CONNS 8              /* per target */
+#define MAX_CONNS          8     /* per target */
 #define CONNECT_TIMEOUT_MS 10000 /* TCP + TLS set-up, whether or not a request waits */
-#define IDLE_TIMEOUT_MS 30000    /* a kept connection unused this long is closed */
-#define MAX_REQUEST_BODY (1024 * 1024)
+#define IDLE_TIMEOUT_MS    30000 /* a kept connection unused this long is closed */
+#define MAX_REQUEST_BODY   (1024 * 1024)
+#define LWS_TEARDOWN_MS    2000 /* longest wait for libwebsockets to close its handles */
 
 #define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
@@ -121,12 +126,18 @@ struct scv_hconn {
 	unsigned id;
 	uv_getaddrinfo_t gai;
 	int gai_pending;
-	uv_tcp_t tcp;
-	int tcp_open;     /* initialised and its close callback not yet run */
-	int reconnecting; /* tcp is closing so the next address can be tried */
-	uv_connect_t connect;
+	/*
+	 * The socket: a libwebsockets raw client connection (http_sock.c). wsi is set while lws
+	 * may call back about it with c as user data; lws's last word on it (RAW_CLOSE or
+	 * CLIENT_CONNECTION_ERROR) clears it, and only then may c be freed.
+	 */
+	struct lws *wsi;
+	int in_lws;               /* inside an lws callback for c: close by returning -1 to lws */
+	int connecting_sync;      /* inside lws_client_connect_via_info() for c */
+	int sync_gone;            /* lws's last word on the socket came inside that call */
+	int connect_due;          /* the last address failed: try the next one from the loop */
 	struct addrinfo *ai;      /* from getaddrinfo */
-	struct addrinfo *ai_next; /* the address being tried */
+	struct addrinfo *ai_next; /* the next address to try */
 	int connect_error;
 	char peer[64]; /* address:port of the last attempt, for messages */
 	struct ssl_st *ssl;
@@ -139,10 +150,16 @@ struct scv_hconn {
 
 struct scv_http {
 	uv_loop_t *loop;
-	uv_timer_t timer;
+	uv_timer_t timer;   /* every deadline; once closing, watches libwebsockets' teardown */
 	uint64_t timer_due; /* 0: not armed */
+	uv_idle_t kick;     /* runs work that lws callbacks leave for the loop (scv_http_kick) */
 	int closing;
 	int timer_closed;
+	int kick_closed;
+	uint64_t teardown_deadline;
+	struct lws_context *lws; /* NULL once libwebsockets has freed it */
+	int lws_depth;           /* lws callbacks on the stack */
+	unsigned char *wbuf;     /* LWS_PRE + SCV_HSOCK_WRITE_CHUNK: one write to a socket */
 	struct scv_http_target **targets;
 	size_t n_targets;
 	struct scv_http_ca **cas;
@@ -164,16 +181,34 @@ scv_hconn_setting_up(const struct scv_hconn *c)
 	       c->state == CONN_HANDSHAKE;
 }
 
+#define SCV_HSOCK_WRITE_CHUNK (64 * 1024) /* ciphertext handed to one lws_write() */
+
 /* http.c */
 void scv_http_arm(struct scv_http *h, uint64_t due);
+void scv_http_kick(struct scv_http *h);
 void scv_http_req_complete(struct scv_http_rq *r, int status, int error, const char *detail);
 void scv_http_req_detach(struct scv_http_rq *r);
 void scv_http_settle(struct scv_http *h);
 
-/* http_conn.c */
+/* http_conn.c: the connection, including what http_sock.c reports about its socket */
 struct scv_hconn *scv_hconn_new(struct scv_http_target *t, int *ret_error);
 void scv_hconn_send(struct scv_hconn *c);
 void scv_hconn_close(struct scv_hconn *c, int error, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
+void scv_hconn_connect_next(struct scv_hconn *c);
+int scv_hconn_maybe_free(struct scv_hconn *c);
+void scv_hconn_on_connected(struct scv_hconn *c);
+void scv_hconn_on_rx(struct scv_hconn *c, const void *data, size_t len);
+size_t scv_hconn_take_output(struct scv_hconn *c, unsigned char *buf, size_t cap);
+void scv_hconn_on_written(struct scv_hconn *c, int error);
+void scv_hconn_on_sock_closed(struct scv_hconn *c);
+
+/* http_sock.c: libwebsockets on the loop */
+int scv_hsock_init(struct scv_http *h, char *err, size_t errlen);
+int scv_hsock_connect(struct scv_hconn *c, const struct sockaddr *sa, socklen_t salen);
+int scv_hsock_want_write(struct scv_hconn *c);
+void scv_hsock_kill(struct scv_hconn *c);
+void scv_hsock_shutdown(struct scv_http *h);
+int scv_hsock_finish(struct scv_http *h, int give_up);
 
 #endif

@@ -10,7 +10,7 @@
 
 /* Lets a test make "localhost" resolve to another address before 127.0.0.1 (resolve_first). */
 static int test_getaddrinfo(uv_loop_t *loop, uv_getaddrinfo_t *req, uv_getaddrinfo_cb cb,
-			    const char *node, const char *service, const struct addrinfo *hints);
+                            const char *node, const char *service, const struct addrinfo *hints);
 #define uv_getaddrinfo test_getaddrinfo
 #include "scv/http.c"
 #include "scv/http_conn.c"
@@ -93,9 +93,9 @@ srv_reply(SSL *ssl, int status, const char *extra, const char *body, size_t len)
 {
 	char head[512];
 	int n = snprintf(head, sizeof head,
-			 "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n%sContent-Length: "
-			 "%zu\r\n\r\n",
-			 status, extra, len);
+	                 "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n%sContent-Length: "
+	                 "%zu\r\n\r\n",
+	                 status, extra, len);
 	if (srv_write(ssl, head, (size_t)n) < 0)
 		return -1;
 	return srv_write(ssl, body, len);
@@ -164,6 +164,31 @@ srv_conn_main(void *arg)
 		hdr(buf, "Content-Length", q.clen, sizeof q.clen);
 		hdr(buf, "Accept", q.accept, sizeof q.accept);
 		clen = q.clen[0] ? (size_t)atol(q.clen) : 0;
+		if (clen > sizeof q.body && strstr(q.path, "/sink") && clen <= 4 * 1024 * 1024) {
+			/* a large body: counted and checked, not kept (one request at a time) */
+			size_t got = have - head_len, bad = 0;
+
+			for (size_t i = 0; i < got; i++)
+				bad += buf[head_len + i] != (char)('a' + i % 26);
+			while (got < clen) {
+				size_t want = clen - got < sizeof buf ? clen - got : sizeof buf;
+				n = SSL_read(ssl, buf, (int)want);
+				if (n <= 0)
+					goto out_dec;
+				for (int i = 0; i < n; i++)
+					bad += buf[i] != (char)('a' + (got + (size_t)i) % 26);
+				got += (size_t)n;
+			}
+			have = 0;
+			pthread_mutex_lock(&s->mu);
+			s->requests++;
+			s->last = q;
+			pthread_mutex_unlock(&s->mu);
+			n = snprintf(body, sizeof body, "{\"got\":%zu,\"bad\":%zu}", got, bad);
+			if (srv_reply(ssl, 200, "", body, (size_t)n) < 0)
+				goto out_dec;
+			continue;
+		}
 		if (clen > sizeof q.body)
 			goto out_dec;
 		while (have < head_len + clen) {
@@ -186,7 +211,7 @@ srv_conn_main(void *arg)
 			n = srv_reply(ssl, 200, "", q.body, q.body_len);
 		} else if (strstr(q.path, "/429")) {
 			n = srv_reply(ssl, 429, "Retry-After: 7\r\n", "{\"code\":\"RATE_LIMITED\"}",
-				      23);
+			              23);
 		} else if (strstr(q.path, "/503date")) {
 			char extra[128], date[64];
 			time_t t = time(NULL) + 30;
@@ -200,8 +225,8 @@ srv_conn_main(void *arg)
 			n = srv_reply(ssl, 200, "", body, 70000);
 		} else if (strstr(q.path, "/chunked")) {
 			static const char r[] =
-				"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-				"4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n";
+			        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+			        "4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n";
 			n = srv_write(ssl, r, sizeof r - 1);
 		} else if (strstr(q.path, "/closeafter")) {
 			n = srv_reply(ssl, 200, "Connection: close\r\n", "{}", 2);
@@ -347,8 +372,8 @@ srv_last(struct srv *s)
 
 static char dir[128], ca_path[200], ca2_path[200];
 static uv_loop_t loop;
-static struct srv *s_main;  /* cert for localhost and 127.0.0.1, signed by the test CA */
-static struct srv *s_other; /* cert for other.example only, same CA */
+static struct srv *s_main;        /* cert for localhost and 127.0.0.1, signed by the test CA */
+static struct srv *s_other;       /* cert for other.example only, same CA */
 static const char *resolve_first; /* non-NULL: "localhost" is this address, then 127.0.0.1 */
 X509 *main_cert;
 EVP_PKEY *main_key;
@@ -377,7 +402,7 @@ dual_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 
 static int
 test_getaddrinfo(uv_loop_t *l, uv_getaddrinfo_t *req, uv_getaddrinfo_cb cb, const char *node,
-		 const char *service, const struct addrinfo *hints)
+                 const char *service, const struct addrinfo *hints)
 {
 	if (!resolve_first || strcmp(node, "localhost") != 0)
 		return uv_getaddrinfo(l, req, cb, node, service, hints);
@@ -535,17 +560,17 @@ add_target(struct scv_http *h, const char *host, int port, const char *ca)
 
 static int
 send_req(struct scv_http *h, int target, const char *method, const char *path, const char *body,
-	 unsigned timeout_ms, struct result *res)
+         unsigned timeout_ms, struct result *res)
 {
 	struct scv_http_req q = {
-		.target = target,
-		.method = method,
-		.path = path,
-		.authorization = "Bearer eyJ.test.sig",
-		.provider_name = "scvbridge-test",
-		.body = body,
-		.body_len = body ? strlen(body) : 0,
-		.timeout_ms = timeout_ms,
+	        .target = target,
+	        .method = method,
+	        .path = path,
+	        .authorization = "Bearer eyJ.test.sig",
+	        .provider_name = "scvbridge-test",
+	        .body = body,
+	        .body_len = body ? strlen(body) : 0,
+	        .timeout_ms = timeout_ms,
 	};
 	return scv_http_send(h, &q, on_resp, res);
 }
@@ -654,7 +679,7 @@ TEST(sequential_requests_share_one_connection)
 
 	for (int i = 0; i < 3; i++) {
 		REQUIRE(send_req(h, t, methods[i], "/voiceCalls/seq", i == 2 ? NULL : "{}", 0,
-				 &r[i]) == 0);
+		                 &r[i]) == 0);
 		wait_calls(&r[i], 1);
 		CHECK_INT(r[i].status, 200);
 		if (i == 0)
@@ -698,6 +723,33 @@ TEST(patches_share_one_connection)
 	close_http(h);
 }
 
+/* A body far larger than a socket write: it goes out in pieces, whole and in order. */
+TEST(large_body_sent_whole)
+{
+	struct scv_http *h = new_http();
+	struct result r[2] = {{0}};
+	int t = add_target(h, "localhost", s_main->port, ca_path);
+	int before = srv_accepted(s_main);
+	char *big = malloc(MAX_REQUEST_BODY + 1), want[64];
+
+	REQUIRE(big);
+	for (size_t i = 0; i < MAX_REQUEST_BODY; i++)
+		big[i] = (char)('a' + i % 26);
+	big[MAX_REQUEST_BODY] = '\0';
+	for (int i = 0; i < 2; i++) {
+		REQUIRE(send_req(h, t, i ? "PATCH" : "POST", "/voiceCalls/sink", big, 0, &r[i]) ==
+		        0);
+		wait_calls(&r[i], 1);
+		CHECK_INT(r[i].error, 0);
+		CHECK_INT(r[i].status, 200);
+		snprintf(want, sizeof want, "{\"got\":%d,\"bad\":0}", MAX_REQUEST_BODY);
+		CHECK_STR(r[i].body, want);
+	}
+	CHECK_INT(srv_accepted(s_main) - before, 1);
+	free(big);
+	close_http(h);
+}
+
 struct chain {
 	struct scv_http *http;
 	int target;
@@ -712,10 +764,10 @@ on_chain_next(const struct scv_http_resp *resp, void *arg)
 {
 	struct chain *c = arg;
 	struct scv_http_req q = {.target = c->target,
-				 .method = c->sent % 2 ? "PATCH" : "POST",
-				 .path = "/voiceCalls/c",
-				 .body = "{}",
-				 .body_len = 2};
+	                         .method = c->sent % 2 ? "PATCH" : "POST",
+	                         .path = "/voiceCalls/c",
+	                         .body = "{}",
+	                         .body_len = 2};
 
 	c->answered++;
 	c->ok += resp->status == 200;
@@ -1093,9 +1145,9 @@ TEST(close_cancels_pending)
 	}
 	CHECK_INT(r[0].maybe_sent, 1);
 	CHECK_INT(scv_http_send(h,
-				&(struct scv_http_req){.target = t, .method = "GET", .path = "/"},
-				on_resp, &r[0]),
-		  -ECANCELED);
+	                        &(struct scv_http_req){.target = t, .method = "GET", .path = "/"},
+	                        on_resp, &r[0]),
+	          -ECANCELED);
 	while (!done)
 		uv_run(&loop, UV_RUN_ONCE);
 	CHECK_INT(done, 1);
@@ -1142,21 +1194,21 @@ TEST(bad_input_refused)
 	FILE *f;
 
 	static const char *const bad_urls[] = {
-		"http://localhost/telephony/v1",
-		"localhost/x",
-		"https://",
-		"https:///x",
-		"https://localhost:0/x",
-		"https://localhost:65536/x",
-		"https://localhost:/x",
-		"https://localhost:12a/x",
-		"https://user@localhost/x",
-		"https://localhost/x?q=1",
-		"https://localhost/x#f",
-		"https://loc al host/x",
-		"https://[::1/x",
-		"https://[nothex]/x",
-		"https://[::1]x/x",
+	        "http://localhost/telephony/v1",
+	        "localhost/x",
+	        "https://",
+	        "https:///x",
+	        "https://localhost:0/x",
+	        "https://localhost:65536/x",
+	        "https://localhost:/x",
+	        "https://localhost:12a/x",
+	        "https://user@localhost/x",
+	        "https://localhost/x?q=1",
+	        "https://localhost/x#f",
+	        "https://loc al host/x",
+	        "https://[::1/x",
+	        "https://[nothex]/x",
+	        "https://[::1]x/x",
 	};
 	for (size_t i = 0; i < sizeof bad_urls / sizeof bad_urls[0]; i++) {
 		err[0] = '\0';
@@ -1165,9 +1217,9 @@ TEST(bad_input_refused)
 	}
 	/* the same URL and CA give the same target; the parts are split right */
 	REQUIRE(scv_http_target_add(h, "https://Example.COM/telephony/v1/", NULL, &t, err,
-				    sizeof err) == 0);
+	                            sizeof err) == 0);
 	REQUIRE(scv_http_target_add(h, "https://example.com:443/telephony/v1", NULL, &t2, err,
-				    sizeof err) == 0);
+	                            sizeof err) == 0);
 	CHECK_INT(t, t2);
 	CHECK_STR(h->targets[t]->host, "example.com");
 	CHECK_STR(h->targets[t]->authority, "example.com");
@@ -1182,7 +1234,7 @@ TEST(bad_input_refused)
 	/* CA files */
 	snprintf(path, sizeof path, "%s/missing-ca.pem", dir);
 	CHECK_INT(scv_http_target_add(h, "https://localhost/x", path, &t2, err, sizeof err),
-		  -EINVAL);
+	          -EINVAL);
 	CHECK(strstr(err, "No such file") != NULL);
 	snprintf(path, sizeof path, "%s/garbage-ca.pem", dir);
 	f = fopen(path, "w");
@@ -1190,7 +1242,7 @@ TEST(bad_input_refused)
 	fputs("not a certificate\n", f);
 	fclose(f);
 	CHECK_INT(scv_http_target_add(h, "https://localhost/x", path, &t2, err, sizeof err),
-		  -EINVAL);
+	          -EINVAL);
 	CHECK(strstr(err, "cannot load CA") != NULL);
 
 	/* requests */
@@ -1261,6 +1313,7 @@ main(void)
 	RUN(post_body_and_headers_on_the_wire);
 	RUN(sequential_requests_share_one_connection);
 	RUN(patches_share_one_connection);
+	RUN(large_body_sent_whole);
 	RUN(chained_from_callbacks_reuse_the_connection);
 	RUN(parallel_requests_bounded_pool);
 	RUN(chunked_and_oversized_answers);
