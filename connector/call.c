@@ -32,8 +32,12 @@ struct call {
 	enum call_state state;
 	int64_t start_us, forward_us, answer_us, end_us;
 	char voice_call_id[65]; /* Salesforce's id once the create was accepted, else "" */
-	struct call *hnext;     /* by sip_id */
-	struct call *knext;     /* by key */
+	/* holds: count, the one in progress, and the sums the closing update reports */
+	int n_holds;
+	int64_t hold_start_us; /* 0 = not on hold */
+	int64_t total_hold_us, longest_hold_us;
+	struct call *hnext; /* by sip_id */
+	struct call *knext; /* by key */
 };
 
 struct calls {
@@ -191,6 +195,40 @@ captured(const struct sip_event *ev, const char *name)
 	return NULL;
 }
 
+/* ---- holds ------------------------------------------------------------------------- */
+
+static void
+hold_begin(struct call *call, int64_t ts_us)
+{
+	if (call->hold_start_us)
+		return;
+	call->hold_start_us = ts_us;
+	call->n_holds++;
+	log_info(call->key, "call: on hold (%d)", call->n_holds);
+}
+
+static void
+hold_end(struct call *call, int64_t ts_us)
+{
+	int64_t d;
+
+	if (!call->hold_start_us)
+		return;
+	d = ts_us > call->hold_start_us ? ts_us - call->hold_start_us : 0;
+	call->total_hold_us += d;
+	if (d > call->longest_hold_us)
+		call->longest_hold_us = d;
+	call->hold_start_us = 0;
+	log_info(call->key, "call: resumed after %lld ms", (long long)(d / 1000));
+}
+
+/* Whole seconds, rounded to the nearest. */
+static int
+whole_seconds(int64_t us)
+{
+	return (int)((us + 500000) / 1000000);
+}
+
 /* ---- lifecycle ----------------------------------------------------------------------- */
 
 static void
@@ -316,6 +354,16 @@ on_ended(struct calls *calls, struct call *call, const struct sip_event *ev)
 		u.accept_time = accept;
 	}
 	call_disconnect_reason(ev->cause, &u.disconnect_value, &u.disconnect_is_error);
+	/* a hold still in progress ends with the call */
+	hold_end(call, call->end_us);
+	/*
+	 * The reference: hold and interaction durations need recordingLocation, so they go only
+	 * with a recording (none yet); the count goes always.
+	 */
+	u.has_holds = 1;
+	u.number_of_holds = call->n_holds;
+	u.longest_hold_s = whole_seconds(call->longest_hold_us);
+	u.total_hold_s = whole_seconds(call->total_hold_us);
 	log_info(call->key, "call: ended (%s%s, SIP %d), %s, VoiceCall %s", u.disconnect_value,
 	         u.disconnect_is_error ? ", error" : "", ev->status,
 	         call->answer_us ? "answered" : "not answered",
@@ -368,6 +416,12 @@ calls_on_sip_event(struct sip_event *ev, void *arg)
 		call->answer_us = ev->ts_us;
 		call_enter_state(call, CALL_ST_ANSWERED);
 		outbox_call_answered(calls->outbox, call->key, call->answer_us);
+		break;
+	case SIP_EV_HOLD:
+		hold_begin(call, ev->ts_us);
+		break;
+	case SIP_EV_RESUME:
+		hold_end(call, ev->ts_us);
 		break;
 	case SIP_EV_ENDED:
 		on_ended(calls, call, ev);

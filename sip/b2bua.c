@@ -20,6 +20,7 @@
 #include <sofia-sip/url.h>
 
 #include "connector/log.h"
+#include "sip/sdp.h"
 
 /* ---- call table ---------------------------------------------------------------------- */
 
@@ -455,6 +456,59 @@ on_agent_invite_response(struct sip *sip, struct sip_call *call, int status, sip
 	free(sdp);
 }
 
+/* ---- mid-call offers (hold, resume, session refresh) --------------------------------- */
+
+/*
+ * A re-INVITE on one leg is relayed to the other with its SDP untouched; the other leg's answer
+ * goes back as the response. One relay at a time: a crossing re-INVITE gets 491 (glare).
+ */
+static void
+on_reinvite(struct sip *sip, nua_t *nua, struct sip_leg *leg, sip_t const *msg)
+{
+	struct sip_call *call = leg->call;
+	struct sip_leg *other = leg->is_caller ? &call->b : &call->a;
+	char *sdp;
+
+	(void)sip;
+	if (call->ended || call->state != CALL_ANSWERED || !other->nh || other->terminated) {
+		nua_respond(leg->nh, 488, "Not Acceptable Here", NUTAG_WITH_THIS(nua), TAG_END());
+		return;
+	}
+	if (call->relay_from) {
+		nua_respond(leg->nh, 491, "Request Pending", NUTAG_WITH_THIS(nua), TAG_END());
+		return;
+	}
+	sdp = msg ? sdp_of(msg) : NULL;
+	call->relay_from = leg;
+	/* no offer (it comes in the answer): the hold state does not change */
+	call->relay_hold = sdp ? sip_sdp_is_hold(sdp, strlen(sdp)) : call->held;
+	nua_invite(other->nh, TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+	           TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
+	free(sdp);
+}
+
+static void
+on_relay_response(struct sip *sip, struct sip_call *call, int status, sip_t const *msg)
+{
+	struct sip_leg *origin = call->relay_from;
+	char *sdp;
+
+	if (status < 200)
+		return;
+	call->relay_from = NULL;
+	if (!origin->nh || origin->terminated)
+		return;
+	sdp = msg ? sdp_of(msg) : NULL;
+	nua_respond(origin->nh, status, static_phrase(status),
+	            TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+	            TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
+	free(sdp);
+	if (status < 300 && call->relay_hold != call->held && !call->ended) {
+		call->held = call->relay_hold;
+		post_simple(sip, call, call->held ? SIP_EV_HOLD : SIP_EV_RESUME, status);
+	}
+}
+
 /* ---- nua callback -------------------------------------------------------------------- */
 
 void
@@ -471,9 +525,7 @@ b2bua_callback(nua_event_t event, int status, nua_t *nua, struct sip *sip, nua_h
 			else
 				refuse(nua, nh, 400, "Bad Request");
 		} else {
-			/* Mid-call offers (hold, refresh) are relayed in a later version. */
-			nua_respond(nh, 488, "Not Acceptable Here", NUTAG_WITH_THIS(nua),
-			            TAG_END());
+			on_reinvite(sip, nua, leg, msg);
 		}
 		return;
 
@@ -491,7 +543,9 @@ b2bua_callback(nua_event_t event, int status, nua_t *nua, struct sip *sip, nua_h
 	}
 
 	case nua_r_invite:
-		if (call && !leg->is_caller)
+		if (call && call->relay_from && leg != call->relay_from)
+			on_relay_response(sip, call, status, msg);
+		else if (call && !leg->is_caller)
 			on_agent_invite_response(sip, call, status, msg);
 		return;
 

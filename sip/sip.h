@@ -23,12 +23,15 @@
 #define SIP_MAX_HEADER_VALUE    1024 /* captured header values: longer ones are dropped */
 #define SIP_MAX_CAPTURE_HEADERS 32
 
+/* Events, in the order a call produces them. */
 enum sip_event_type {
-	SIP_EV_INCOMING =
-	        1,        /* a new INVITE from a trusted peer: route it (sip_forward/sip_reject) */
+	/* a new INVITE from a trusted peer: route it (sip_forward/sip_reject) */
+	SIP_EV_INCOMING = 1,
 	SIP_EV_FORWARDED, /* the agent-leg INVITE has left: ts_us is the post-dial instant */
 	SIP_EV_PROGRESS,  /* a 18x from the agent side was relayed to the caller */
 	SIP_EV_ANSWERED,  /* a 2xx from the agent side was relayed to the caller */
+	SIP_EV_HOLD,      /* a re-INVITE that holds the call (sendonly/inactive) was accepted */
+	SIP_EV_RESUME,    /* a re-INVITE that resumes it was accepted */
 	SIP_EV_ENDED,     /* the call is over; no more events for this id */
 	SIP_EV_STOPPED,   /* sip_shutdown() finished; call sip_free() */
 };

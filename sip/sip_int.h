@@ -70,6 +70,10 @@ struct sip_call {
 	char *from_str;   /* caller's From without tag, for the agent leg */
 	char *pai;        /* caller's P-Asserted-Identity value */
 	char *sdp;        /* caller's offer, NULL for a late-offer INVITE */
+	/* a mid-call re-INVITE being relayed: its origin leg waits for the other leg's answer */
+	struct sip_leg *relay_from;
+	int relay_hold; /* what the relayed offer means: 1 hold, 0 resume */
+	int held;       /* the call is on hold (as last agreed) */
 	struct sip_call *hnext;
 };
 

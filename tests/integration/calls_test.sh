@@ -39,6 +39,7 @@ check_eq answered_caller_hangup.call_attributes "$(rec '.[0].create.callAttribut
 check_eq answered_caller_hangup.one_update "$(rec '.[0].updates | length')" 1
 check_eq answered_caller_hangup.reason "$(rec '.[0].updates[0].body.disconnectReason | "\(.value)/\(.isError)"')" "CUSTOMER_DISCONNECT/false"
 check_eq answered_caller_hangup.accept_time "$(rec '.[0].updates[0].body.acceptTime != null')" true
+check_eq answered_caller_hangup.no_holds "$(rec '.[0].updates[0].body.numberOfHolds')" 0
 check_eq answered_caller_hangup.no_is_active "$(rec '.[0].updates[0].body | has("isActiveCall")')" false
 check_eq answered_caller_hangup.times_ordered "$(rec '.[0] | (.create.startTime == .updates[0].body.startTime) and (.updates[0].body.startTime <= .updates[0].body.acceptTime) and (.updates[0].body.acceptTime <= .updates[0].body.endTime)')" true
 check_eq answered_caller_hangup.state "$(rec '.[0].state')" completed
@@ -57,6 +58,21 @@ wait_for 1 10 records_closed 1
 check_eq agent_hangup.records "$(rec 'length')" 1
 check_eq agent_hangup.reason "$(rec '.[0].updates[0].body.disconnectReason | "\(.value)/\(.isError)"')" "AGENT_DISCONNECT/false"
 check_eq agent_hangup.accept_time "$(rec '.[0].updates[0].body.acceptTime != null')" true
+
+# ---- hold and resume by the agent side (re-INVITEs relayed both ways) ---------------------
+reset_case
+sipp_agent uas_hold.xml -m 1
+sipp_caller uac_hold.xml "$NUMBER" -m 1 -d 300
+check_eq hold.sipp_exit "$?" 0
+wait_for 1 10 records_closed 1
+agent_done() { ! kill -0 "$AGENT_PID" 2>/dev/null; }
+wait_for 1 10 agent_done
+check_eq hold.agent_scenario_completed "$(agent_done && echo done || echo running)" done
+check_eq hold.number_of_holds "$(rec '.[0].updates[0].body.numberOfHolds')" 1
+# durations need recordingLocation (reference §4.2): not sent without a recording
+check_eq hold.no_durations_without_recording "$(rec '.[0].updates[0].body | has("totalHoldDuration") or has("longestHoldDuration")')" false
+check_eq hold.logged_duration "$(grep -cE 'resumed after 1[4-9][0-9]{2} ms' "$T_DIR/daemon.log")" 1
+check_eq hold.reason "$(rec '.[0].updates[0].body.disconnectReason.value')" CUSTOMER_DISCONNECT
 
 # ---- busy agent (486) -------------------------------------------------------------------
 reset_case
