@@ -136,6 +136,7 @@ call_disconnect_reason(enum sip_end_cause cause, const char **ret_value, int *re
 		*ret_is_error = 0;
 		break;
 	case SIP_END_AGENT_REJECTED:
+	case SIP_END_NO_ANSWER:
 	case SIP_END_REJECTED:
 		*ret_value = SCV_DISCONNECT_OTHER;
 		*ret_is_error = 0;
@@ -284,7 +285,8 @@ forward_when_durable(void *arg, uint64_t sip_id)
 	if (!call || call->state != CALL_ST_ROUTING || !calls->sip)
 		return; /* the caller went away meanwhile */
 	snprintf(header, sizeof header, "X-Vendor-Call-Key: %s", call->key);
-	r = sip_forward(calls->sip, call->sip_id, call->cc->forward_to, headers);
+	r = sip_forward(calls->sip, call->sip_id, call->cc->forward_to, call->cc->ring_timeout_ms,
+	                headers);
 	if (r < 0)
 		log_err(call->key, "call: cannot forward: %s", strerror(-r));
 }

@@ -145,6 +145,7 @@ static const struct opt cc_opts[] = {
         O_ENUM("jwt_mode", jwt_mode_names, CFG_JWT_REUSE, CC_OFF(jwt_mode)),
         O_UINT("request_timeout_ms", 10000, 100, 120000, CC_OFF(request_timeout_ms)),
         O_UINT("max_creates_per_s", 40, 1, 1000, CC_OFF(max_creates_per_s)),
+        O_UINT("ring_timeout_ms", 60000, 0, 600000, CC_OFF(ring_timeout_ms)),
         {NULL},
 };
 

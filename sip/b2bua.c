@@ -50,6 +50,8 @@ call_unlink_free(struct sip *sip, struct sip_call *call)
 	}
 	sip->n_calls--;
 	atomic_store(&sip->active_calls, sip->n_calls);
+	if (call->ring_timer)
+		su_timer_destroy(call->ring_timer);
 	free(call->from_str);
 	free(call->pai);
 	free(call->sdp);
@@ -438,6 +440,8 @@ on_agent_invite_response(struct sip *sip, struct sip_call *call, int status, sip
 		}
 		call->b.answered = 1;
 		call->state = CALL_ANSWERED;
+		if (call->ring_timer)
+			su_timer_reset(call->ring_timer);
 		if (a->nh && !a->terminated) {
 			a->answered = 1;
 			nua_respond(a->nh, status, static_phrase(status),
@@ -589,6 +593,18 @@ b2bua_callback(nua_event_t event, int status, nua_t *nua, struct sip *sip, nua_h
 
 /* ---- commands from the loop ---------------------------------------------------------- */
 
+/* The agent side did not answer in time: cancel it, tell the caller 480. */
+static void
+on_ring_timeout(struct sip *sip, su_timer_t *t, struct sip_call *call)
+{
+	(void)t;
+	if (call->ended || (call->state != CALL_CALLING && call->state != CALL_EARLY))
+		return;
+	call_ended(sip, call, SIP_END_NO_ANSWER, 480);
+	end_leg(&call->b, 0);
+	end_leg(&call->a, 480);
+}
+
 static void
 forward(struct sip *sip, struct sip_call *call, struct sip_cmd *cmd)
 {
@@ -612,6 +628,14 @@ forward(struct sip *sip, struct sip_call *call, struct sip_cmd *cmd)
 	           /* late offer: the agent's ACK must carry the caller's answer */
 	           NUTAG_AUTOACK(call->sdp != NULL), TAG_END());
 	post_simple(sip, call, SIP_EV_FORWARDED, 0);
+	if (cmd->ring_timeout_ms) {
+		call->ring_timer = su_timer_create(su_root_task(sip->root), 0);
+		if (!call->ring_timer ||
+		    su_timer_set_interval(call->ring_timer, on_ring_timeout, call,
+		                          (su_duration_t)cmd->ring_timeout_ms) < 0)
+			log_err(NULL, "sip: cannot arm the ring timeout of call %llu",
+			        (unsigned long long)call->id);
+	}
 }
 
 void

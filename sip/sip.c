@@ -332,10 +332,11 @@ dup_or_null(const char *s, int *oom)
 }
 
 int
-sip_forward(struct sip *sip, uint64_t call_id, const char *target_uri,
+sip_forward(struct sip *sip, uint64_t call_id, const char *target_uri, unsigned ring_timeout_ms,
             const char *const *extra_headers)
 {
-	struct sip_cmd cmd = {.kind = SIP_CMD_FORWARD, .call_id = call_id};
+	struct sip_cmd cmd = {
+	        .kind = SIP_CMD_FORWARD, .call_id = call_id, .ring_timeout_ms = ring_timeout_ms};
 	size_t len = 1;
 	int oom = 0;
 	int r;

@@ -46,6 +46,7 @@ enum sip_end_cause {
 	SIP_END_REJECTED,       /* refused by us (sip_reject) before any agent leg */
 	SIP_END_LOCAL_HANGUP,   /* ended by sip_hangup() (shutdown) */
 	SIP_END_SIGNALLING,     /* a leg failed in SIP itself (no ACK, transport error) */
+	SIP_END_NO_ANSWER,      /* the agent side rang past the ring timeout; caller got 480 */
 };
 
 struct sip_header {
@@ -102,7 +103,11 @@ int sip_start(uv_loop_t *loop, const struct sip_config *config, sip_event_cb cb,
  * Commands. They return 0 when queued (or -ENOMEM); the outcome arrives as events.
  * extra_headers: NULL-terminated array of complete "Name: value" lines for the agent-leg INVITE.
  */
-int sip_forward(struct sip *sip, uint64_t call_id, const char *target_uri,
+/*
+ * ring_timeout_ms: if the agent side has not answered by then, it is cancelled and the caller
+ * gets 480 (the call ends with SIP_END_NO_ANSWER); 0 = no limit.
+ */
+int sip_forward(struct sip *sip, uint64_t call_id, const char *target_uri, unsigned ring_timeout_ms,
                 const char *const *extra_headers);
 /* The response carries the standard reason phrase for status. */
 int sip_reject(struct sip *sip, uint64_t call_id, int status);

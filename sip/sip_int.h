@@ -18,6 +18,7 @@ struct sip_cmd;
 #define NUA_MAGIC_T     struct sip
 #define NUA_HMAGIC_T    struct sip_leg
 #define SU_MSG_ARG_T    struct sip_cmd
+#define SU_TIMER_ARG_T  struct sip_call
 
 #include <sofia-sip/nua.h>
 #include <sofia-sip/nua_tag.h>
@@ -41,6 +42,7 @@ struct sip_cmd {
 	enum sip_cmd_kind kind;
 	uint64_t call_id;
 	int status;
+	unsigned ring_timeout_ms;
 	char *target;  /* malloc'd */
 	char *headers; /* malloc'd "Name: value\r\nName: value" */
 };
@@ -72,8 +74,9 @@ struct sip_call {
 	char *sdp;        /* caller's offer, NULL for a late-offer INVITE */
 	/* a mid-call re-INVITE being relayed: its origin leg waits for the other leg's answer */
 	struct sip_leg *relay_from;
-	int relay_hold; /* what the relayed offer means: 1 hold, 0 resume */
-	int held;       /* the call is on hold (as last agreed) */
+	int relay_hold;         /* what the relayed offer means: 1 hold, 0 resume */
+	int held;               /* the call is on hold (as last agreed) */
+	su_timer_t *ring_timer; /* no answer by then: cancel, 480 */
 	struct sip_call *hnext;
 };
 

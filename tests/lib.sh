@@ -103,7 +103,8 @@ emu() {
 
 # write_config FILE [forward_to] [extra contact-center JSON members]
 write_config() {
-	local file=$1 fwd=${2:-sip:7000@127.0.0.1:$AGENT_PORT} extra=${3:-}
+	local file=$1 fwd=${2:-} extra=${3:-}
+	[ -n "$fwd" ] || fwd=sip:7000@127.0.0.1:$AGENT_PORT
 	cat >"$file" <<EOF
 {
   "log": { "level": "${LOG_LEVEL:-info}" },

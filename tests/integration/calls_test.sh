@@ -84,6 +84,25 @@ wait_for 1 10 records_closed 1
 check_eq busy.reason "$(rec '.[0].updates[0].body.disconnectReason | "\(.value)/\(.isError)"')" "OTHER/false"
 check_eq busy.no_accept_time "$(rec '.[0].updates[0].body | has("acceptTime")')" false
 
+# ---- nobody answers: ring timeout, 480 to the caller, a missed call -----------------------
+stop_daemon
+write_config "$CONFIG" "" ', "ring_timeout_ms": 1000'
+start_daemon "$CONFIG" || { fail no_answer.startup "daemon did not start"; exit 1; }
+reset_case
+sipp_agent uas_ring.xml -m 1
+sipp_caller uac_refused.xml "$NUMBER" -m 1
+check_eq no_answer.sipp_exit "$?" 0
+check_eq no_answer.caller_status "$(grep -o 'final-status [0-9]*' "$T_DIR/caller.log" | tail -1)" "final-status 480"
+wait_for 1 10 records_closed 1
+check_eq no_answer.reason "$(rec '.[0].updates[0].body.disconnectReason | "\(.value)/\(.isError)"')" "OTHER/false"
+check_eq no_answer.no_accept_time "$(rec '.[0].updates[0].body | has("acceptTime")')" false
+agent_done() { ! kill -0 "$AGENT_PID" 2>/dev/null; }
+wait_for 1 10 agent_done
+check_eq no_answer.agent_leg_cancelled "$(agent_done && echo done || echo running)" done
+stop_daemon
+write_config "$CONFIG"
+start_daemon "$CONFIG" || { fail no_answer.restart "daemon did not start"; exit 1; }
+
 # ---- caller cancels while the agent rings -----------------------------------------------
 reset_case
 sipp_agent uas_ring.xml -m 1
