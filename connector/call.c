@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "connector/config.h"
 #include "connector/e164.h"
@@ -36,6 +37,8 @@ struct call {
 	int n_holds;
 	int64_t hold_start_us; /* 0 = not on hold */
 	int64_t total_hold_us, longest_hold_us;
+	char *sip_call_id;  /* the caller leg's, for the recording template */
+	char *rec_url;      /* named by the agent side (recording.header), malloc'd */
 	struct call *hnext; /* by sip_id */
 	struct call *knext; /* by key */
 };
@@ -104,6 +107,8 @@ call_remove(struct calls *calls, struct call *call)
 			break;
 		}
 	}
+	free(call->sip_call_id);
+	free(call->rec_url);
 	free(call);
 	calls->n_active--;
 	if (calls->n_active == 0 && calls->idle_cb) {
@@ -230,6 +235,77 @@ whole_seconds(int64_t us)
 	return (int)((us + 500000) / 1000000);
 }
 
+/* ---- recordings --------------------------------------------------------------------- */
+
+/* Appends s percent-encoded (RFC 3986 unreserved characters stay) at *o; 0 or -ENOSPC. */
+static int
+put_encoded(char **o, char *end, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+		if (*o + (plain ? 1 : 3) >= end)
+			return -ENOSPC;
+		if (plain) {
+			*(*o)++ = (char)c;
+		} else {
+			*(*o)++ = '%';
+			*(*o)++ = hex[c >> 4];
+			*(*o)++ = hex[c & 15];
+		}
+	}
+	return 0;
+}
+
+/*
+ * Expands {vendor_call_key}, {sip_call_id} (percent-encoded) and {date} (the call's start,
+ * UTC, YYYY-MM-DD) in a template the configuration validated. 0, or -ENOSPC.
+ */
+int
+call_expand_template(const char *tpl, const char *key, const char *sip_call_id, int64_t start_us,
+                     char *out, size_t len)
+{
+	char *o = out, *end = out + len, date[16];
+	time_t t = (time_t)(start_us / 1000000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof date, "%Y-%m-%d", &tm);
+	while (*tpl) {
+		const char *val = NULL;
+		size_t skip = 0;
+		int r = 0;
+
+		if (strncmp(tpl, "{vendor_call_key}", 17) == 0) {
+			val = key;
+			skip = 17;
+		} else if (strncmp(tpl, "{sip_call_id}", 13) == 0) {
+			val = sip_call_id ? sip_call_id : "";
+			skip = 13;
+		} else if (strncmp(tpl, "{date}", 6) == 0) {
+			val = date;
+			skip = 6;
+		}
+		if (val) {
+			r = put_encoded(&o, end, val);
+			tpl += skip;
+		} else if (o + 1 < end) {
+			*o++ = *tpl++;
+		} else {
+			r = -ENOSPC;
+		}
+		if (r < 0)
+			return r;
+	}
+	if (o >= end)
+		return -ENOSPC;
+	*o = '\0';
+	return 0;
+}
+
 /* ---- lifecycle ----------------------------------------------------------------------- */
 
 static void
@@ -280,13 +356,17 @@ forward_when_durable(void *arg, uint64_t sip_id)
 	struct call *call = call_find(calls, sip_id);
 	char header[64 + UUID_STR_LEN];
 	const char *headers[2] = {header, NULL};
+	struct sip_forward fwd;
 	int r;
 
 	if (!call || call->state != CALL_ST_ROUTING || !calls->sip)
 		return; /* the caller went away meanwhile */
 	snprintf(header, sizeof header, "X-Vendor-Call-Key: %s", call->key);
-	r = sip_forward(calls->sip, call->sip_id, call->cc->forward_to, call->cc->ring_timeout_ms,
-	                headers);
+	fwd = (struct sip_forward){.target_uri = call->cc->forward_to,
+	                           .extra_headers = headers,
+	                           .ring_timeout_ms = call->cc->ring_timeout_ms,
+	                           .recording_header = call->cc->recording_header};
+	r = sip_forward(calls->sip, call->sip_id, &fwd);
 	if (r < 0)
 		log_err(call->key, "call: cannot forward: %s", strerror(-r));
 }
@@ -315,6 +395,7 @@ on_incoming(struct calls *calls, struct sip_event *ev)
 		return;
 	}
 	call->sip_id = ev->call_id;
+	call->sip_call_id = ev->sip_call_id ? strdup(ev->sip_call_id) : NULL;
 	call->cc = cc;
 	call->cc_index = index;
 	call->start_us = ev->ts_us;
@@ -341,7 +422,7 @@ on_incoming(struct calls *calls, struct sip_event *ev)
 static void
 on_ended(struct calls *calls, struct call *call, const struct sip_event *ev)
 {
-	char start[32], end[32], accept[32], path[64];
+	char start[32], end[32], accept[32], path[64], rec[1024];
 	struct scv_update u = {0};
 	char *body;
 
@@ -366,6 +447,24 @@ on_ended(struct calls *calls, struct call *call, const struct sip_event *ev)
 	u.number_of_holds = call->n_holds;
 	u.longest_hold_s = whole_seconds(call->longest_hold_us);
 	u.total_hold_s = whole_seconds(call->total_hold_us);
+	/* a recording exists only for an answered call: the agent side's URL, else the template */
+	if (call->answer_us) {
+		const char *url = call->rec_url;
+		if (!url && call->cc->recording_url_template &&
+		    call_expand_template(call->cc->recording_url_template, call->key,
+		                         call->sip_call_id, call->start_us, rec, sizeof rec) == 0)
+			url = rec;
+		if (url && strlen(url) > 1000) {
+			log_warn(call->key,
+			         "call: recording URL longer than Salesforce's 1000 characters; "
+			         "not sent");
+		} else if (url) {
+			int64_t talk = call->end_us - call->answer_us;
+			u.recording_location = url;
+			u.total_recording_s = whole_seconds(talk);
+			u.agent_interaction_s = whole_seconds(talk - call->total_hold_us);
+		}
+	}
 	log_info(call->key, "call: ended (%s%s, SIP %d), %s, VoiceCall %s", u.disconnect_value,
 	         u.disconnect_is_error ? ", error" : "", ev->status,
 	         call->answer_us ? "answered" : "not answered",
@@ -418,6 +517,12 @@ calls_on_sip_event(struct sip_event *ev, void *arg)
 		call->answer_us = ev->ts_us;
 		call_enter_state(call, CALL_ST_ANSWERED);
 		outbox_call_answered(calls->outbox, call->key, call->answer_us);
+		break;
+	case SIP_EV_RECORDING:
+		free(call->rec_url);
+		call->rec_url = ev->value; /* taken over */
+		ev->value = NULL;
+		log_info(call->key, "call: the agent side named the recording");
 		break;
 	case SIP_EV_HOLD:
 		hold_begin(call, ev->ts_us);

@@ -34,6 +34,13 @@ void calls_on_sip_stopped(struct calls *calls, void (*cb)(void *arg), void *arg)
 
 void calls_free(struct calls *calls);
 
+/*
+ * Expands a recording URL template ({vendor_call_key}, {sip_call_id} percent-encoded, {date} of
+ * the call's start in UTC). 0, or -ENOSPC when out is too small.
+ */
+int call_expand_template(const char *tpl, const char *key, const char *sip_call_id,
+                         int64_t start_us, char *out, size_t len);
+
 /* disconnectReason for the way a call ended. */
 void call_disconnect_reason(enum sip_end_cause cause, const char **ret_value, int *ret_is_error);
 

@@ -128,6 +128,13 @@ static const struct opt store_opts[] = {
         {NULL},
 };
 
+/* "recording" fills fields of the contact center itself */
+static const struct opt recording_opts[] = {
+        O_STRING("header", 0, NULL, CC_OFF(recording_header), cfg_check_header_name),
+        O_STRING("url_template", 0, NULL, CC_OFF(recording_url_template), cfg_check_url_template),
+        {NULL},
+};
+
 static const struct opt cc_opts[] = {
         O_STRING("name", REQ, NULL, CC_OFF(name), cfg_check_cc_name),
         O_STRING("org_id", REQ, NULL, CC_OFF(org_id), cfg_check_org_id),
@@ -146,6 +153,7 @@ static const struct opt cc_opts[] = {
         O_UINT("request_timeout_ms", 10000, 100, 120000, CC_OFF(request_timeout_ms)),
         O_UINT("max_creates_per_s", 40, 1, 1000, CC_OFF(max_creates_per_s)),
         O_UINT("ring_timeout_ms", 60000, 0, 600000, CC_OFF(ring_timeout_ms)),
+        O_OBJECT("recording", 0, recording_opts),
         {NULL},
 };
 

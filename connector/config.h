@@ -37,9 +37,12 @@ struct cfg_contact_center {
 	char *provider_name; /* Telephony-Provider-Name header; default "scvbridge" */
 	enum cfg_jwt_mode jwt_mode;
 	unsigned request_timeout_ms; /* one HTTPS request, connect to last byte; default 10000 */
-	unsigned ring_timeout_ms;    /* agent side not answering by then: 480 to the caller;
+	/* "recording": where the closing update's recordingLocation comes from */
+	char *recording_header; /* SIP header the agent side carries the URL in; NULL = none */
+	char *recording_url_template; /* else this, expanded; NULL = no recording */
+	unsigned ring_timeout_ms;     /* agent side not answering by then: 480 to the caller;
 	                                0 = no limit; default 60000 */
-	unsigned max_creates_per_s;  /* creates sent per second at most (a backlog drains at this
+	unsigned max_creates_per_s;   /* creates sent per second at most (a backlog drains at this
 	                                rate; Salesforce's documented limit is 50); default 40 */
 };
 

@@ -494,3 +494,42 @@ cfg_check_provider_name(char *s, char *why, size_t whylen)
 		               "a provider name (1 to 80 printable ASCII characters)");
 	return 0;
 }
+
+/*
+ * A recording URL template: http(s)://..., printable, no spaces, and only the placeholders
+ * {vendor_call_key}, {sip_call_id} and {date} between braces.
+ */
+int
+cfg_check_url_template(char *s, char *why, size_t whylen)
+{
+	static const char *const names[] = {"{vendor_call_key}", "{sip_call_id}", "{date}"};
+	const char *p;
+
+	if (strncasecmp(s, "https://", 8) != 0 && strncasecmp(s, "http://", 7) != 0)
+		return why_bad(why, whylen, s, "an http:// or https:// URL template");
+	if (strlen(s) > 900)
+		return why_bad(why, whylen, s, "a template of at most 900 characters");
+	for (p = s; *p; p++) {
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+			return why_bad(why, whylen, s,
+			               "a template of printable characters, no spaces");
+		if (*p == '}')
+			return why_bad(why, whylen, s,
+			               "a template whose braces hold a placeholder");
+		if (*p == '{') {
+			size_t i, n = 0;
+			for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+				n = strlen(names[i]);
+				if (strncmp(p, names[i], n) == 0)
+					break;
+			}
+			if (i == sizeof names / sizeof names[0])
+				return why_bad(
+				        why, whylen, s,
+				        "a template with only {vendor_call_key}, {sip_call_id} "
+				        "and {date}");
+			p += n - 1;
+		}
+	}
+	return 0;
+}

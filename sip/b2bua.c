@@ -52,6 +52,8 @@ call_unlink_free(struct sip *sip, struct sip_call *call)
 	atomic_store(&sip->active_calls, sip->n_calls);
 	if (call->ring_timer)
 		su_timer_destroy(call->ring_timer);
+	free(call->rec_header);
+	free(call->rec_url);
 	free(call->from_str);
 	free(call->pai);
 	free(call->sdp);
@@ -400,6 +402,31 @@ leg_terminated(struct sip *sip, struct sip_leg *leg)
 
 /* ---- responses from the agent side --------------------------------------------------- */
 
+/* A message of the agent leg may name the recording: report each new URL once. */
+static void
+check_recording(struct sip *sip, struct sip_call *call, sip_t const *msg)
+{
+	struct sip_event *ev;
+	const char *v;
+
+	if (!call->rec_header || !msg)
+		return;
+	v = header_value(msg, call->rec_header);
+	if (!v || !v[0] || strlen(v) > SIP_MAX_HEADER_VALUE ||
+	    (call->rec_url && strcmp(call->rec_url, v) == 0))
+		return;
+	free(call->rec_url);
+	call->rec_url = strdup(v);
+	ev = event_new(SIP_EV_RECORDING, call->id);
+	if (!ev || !call->rec_url || !(ev->value = strdup(v))) {
+		sip_event_free(ev);
+		log_err(NULL, "sip: out of memory noting the recording of call %llu",
+		        (unsigned long long)call->id);
+		return;
+	}
+	sip_post(sip, ev);
+}
+
 static enum sip_end_cause
 cause_of_failure(int status)
 {
@@ -416,6 +443,7 @@ on_agent_invite_response(struct sip *sip, struct sip_call *call, int status, sip
 
 	if (status < 101)
 		return;
+	check_recording(sip, call, msg);
 	if (call->ended) {
 		/* caller already gone: an answer that crossed our CANCEL is hung up */
 		if (status >= 200 && status < 300) {
@@ -482,6 +510,8 @@ on_reinvite(struct sip *sip, nua_t *nua, struct sip_leg *leg, sip_t const *msg)
 		nua_respond(leg->nh, 491, "Request Pending", NUTAG_WITH_THIS(nua), TAG_END());
 		return;
 	}
+	if (!leg->is_caller)
+		check_recording(sip, call, msg);
 	sdp = msg ? sdp_of(msg) : NULL;
 	call->relay_from = leg;
 	/* no offer (it comes in the answer): the hold state does not change */
@@ -499,6 +529,8 @@ on_relay_response(struct sip *sip, struct sip_call *call, int status, sip_t cons
 
 	if (status < 200)
 		return;
+	if (origin->is_caller)
+		check_recording(sip, call, msg); /* the answer came from the agent leg */
 	call->relay_from = NULL;
 	if (!origin->nh || origin->terminated)
 		return;
@@ -581,6 +613,7 @@ b2bua_callback(nua_event_t event, int status, nua_t *nua, struct sip *sip, nua_h
 			call_ended(sip, call, SIP_END_CALLER_BYE, 0);
 			end_leg(&call->b, 0);
 		} else {
+			check_recording(sip, call, msg); /* before ENDED: the core closes then */
 			call_ended(sip, call, SIP_END_AGENT_BYE, 0);
 			end_leg(&call->a, 0);
 		}
@@ -620,6 +653,8 @@ forward(struct sip *sip, struct sip_call *call, struct sip_cmd *cmd)
 	}
 	call->b.nh = nh;
 	call->state = CALL_CALLING;
+	call->rec_header = cmd->recording_header; /* taken over */
+	cmd->recording_header = NULL;
 	nua_invite(nh, NUTAG_URL(cmd->target), SIPTAG_TO_STR(cmd->target),
 	           SIPTAG_FROM_STR(call->from_str), TAG_IF(call->pai, SIPTAG_HEADER_STR(call->pai)),
 	           TAG_IF(call->sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),

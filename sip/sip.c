@@ -36,6 +36,7 @@ sip_event_free(struct sip_event *ev)
 	free(ev->from_user);
 	free(ev->from_display);
 	free(ev->pai_user);
+	free(ev->value);
 	for (size_t i = 0; i < ev->n_headers; i++) {
 		free(ev->headers[i].name);
 		free(ev->headers[i].value);
@@ -111,6 +112,7 @@ on_command(struct sip *sip, su_msg_r msg, struct sip_cmd *cmd)
 	}
 	free(cmd->target);
 	free(cmd->headers);
+	free(cmd->recording_header);
 }
 
 static int
@@ -332,36 +334,40 @@ dup_or_null(const char *s, int *oom)
 }
 
 int
-sip_forward(struct sip *sip, uint64_t call_id, const char *target_uri, unsigned ring_timeout_ms,
-            const char *const *extra_headers)
+sip_forward(struct sip *sip, uint64_t call_id, const struct sip_forward *fwd)
 {
-	struct sip_cmd cmd = {
-	        .kind = SIP_CMD_FORWARD, .call_id = call_id, .ring_timeout_ms = ring_timeout_ms};
+	struct sip_cmd cmd = {.kind = SIP_CMD_FORWARD,
+	                      .call_id = call_id,
+	                      .ring_timeout_ms = fwd->ring_timeout_ms};
+	const char *const *extra = fwd->extra_headers;
 	size_t len = 1;
 	int oom = 0;
 	int r;
 
 	if (sip->shutdown_sent)
 		return -ESHUTDOWN;
-	for (size_t i = 0; extra_headers && extra_headers[i]; i++)
-		len += strlen(extra_headers[i]) + 2;
+	for (size_t i = 0; extra && extra[i]; i++)
+		len += strlen(extra[i]) + 2;
 	cmd.headers = calloc(1, len);
-	cmd.target = dup_or_null(target_uri, &oom);
-	if (!cmd.headers || oom) {
-		free(cmd.headers);
-		free(cmd.target);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; extra_headers && extra_headers[i]; i++) {
+	cmd.target = dup_or_null(fwd->target_uri, &oom);
+	cmd.recording_header = dup_or_null(fwd->recording_header, &oom);
+	if (!cmd.headers || oom)
+		goto out_free;
+	for (size_t i = 0; extra && extra[i]; i++) {
 		if (i > 0)
 			strcat(cmd.headers, "\r\n");
-		strcat(cmd.headers, extra_headers[i]);
+		strcat(cmd.headers, extra[i]);
 	}
 	r = send_cmd(sip, &cmd);
-	if (r < 0) {
-		free(cmd.headers);
-		free(cmd.target);
-	}
+	if (r == 0)
+		return 0;
+	goto out_free_r;
+out_free:
+	r = -ENOMEM;
+out_free_r:
+	free(cmd.headers);
+	free(cmd.target);
+	free(cmd.recording_header);
 	return r;
 }
 

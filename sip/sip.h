@@ -30,6 +30,7 @@ enum sip_event_type {
 	SIP_EV_FORWARDED, /* the agent-leg INVITE has left: ts_us is the post-dial instant */
 	SIP_EV_PROGRESS,  /* a 18x from the agent side was relayed to the caller */
 	SIP_EV_ANSWERED,  /* a 2xx from the agent side was relayed to the caller */
+	SIP_EV_RECORDING, /* the agent side named the recording URL (value) */
 	SIP_EV_HOLD,      /* a re-INVITE that holds the call (sendonly/inactive) was accepted */
 	SIP_EV_RESUME,    /* a re-INVITE that resumes it was accepted */
 	SIP_EV_ENDED,     /* the call is over; no more events for this id */
@@ -68,6 +69,7 @@ struct sip_event {
 	char *to_user;              /* user part of To */
 	char *from_user;            /* user part of From */
 	char *from_display;         /* display name of From */
+	char *value;                /* RECORDING: the URL */
 	char *pai_user;             /* user part of the first P-Asserted-Identity, if any */
 	struct sip_header *headers; /* captured headers present in the INVITE */
 	size_t n_headers;
@@ -99,16 +101,20 @@ typedef void (*sip_event_cb)(struct sip_event *ev, void *arg);
 int sip_start(uv_loop_t *loop, const struct sip_config *config, sip_event_cb cb, void *arg,
               struct sip **ret_sip, char *err, size_t errlen);
 
-/*
- * Commands. They return 0 when queued (or -ENOMEM); the outcome arrives as events.
- * extra_headers: NULL-terminated array of complete "Name: value" lines for the agent-leg INVITE.
- */
-/*
- * ring_timeout_ms: if the agent side has not answered by then, it is cancelled and the caller
- * gets 480 (the call ends with SIP_END_NO_ANSWER); 0 = no limit.
- */
-int sip_forward(struct sip *sip, uint64_t call_id, const char *target_uri, unsigned ring_timeout_ms,
-                const char *const *extra_headers);
+/* Commands. They return 0 when queued (or -ENOMEM); the outcome arrives as events. */
+
+/* How a call is forwarded to the agent side. */
+struct sip_forward {
+	const char *target_uri;
+	/* NULL-terminated complete "Name: value" lines added to the agent-leg INVITE */
+	const char *const *extra_headers;
+	/* not answered by then: the agent leg is cancelled, the caller gets 480 and the call ends
+	 * with SIP_END_NO_ANSWER; 0 = no limit */
+	unsigned ring_timeout_ms;
+	/* a header the agent side may carry a recording URL in (SIP_EV_RECORDING); NULL = none */
+	const char *recording_header;
+};
+int sip_forward(struct sip *sip, uint64_t call_id, const struct sip_forward *fwd);
 /* The response carries the standard reason phrase for status. */
 int sip_reject(struct sip *sip, uint64_t call_id, int status);
 int sip_hangup(struct sip *sip, uint64_t call_id);

@@ -43,8 +43,9 @@ struct sip_cmd {
 	uint64_t call_id;
 	int status;
 	unsigned ring_timeout_ms;
-	char *target;  /* malloc'd */
-	char *headers; /* malloc'd "Name: value\r\nName: value" */
+	char *target;           /* malloc'd */
+	char *headers;          /* malloc'd "Name: value\r\nName: value" */
+	char *recording_header; /* malloc'd or NULL */
 };
 
 enum sip_call_state {
@@ -77,6 +78,8 @@ struct sip_call {
 	int relay_hold;         /* what the relayed offer means: 1 hold, 0 resume */
 	int held;               /* the call is on hold (as last agreed) */
 	su_timer_t *ring_timer; /* no answer by then: cancel, 480 */
+	char *rec_header;       /* watched on the agent leg; malloc'd or NULL */
+	char *rec_url;          /* last value seen, malloc'd */
 	struct sip_call *hnext;
 };
 

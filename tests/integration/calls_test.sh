@@ -74,6 +74,36 @@ check_eq hold.no_durations_without_recording "$(rec '.[0].updates[0].body | has(
 check_eq hold.logged_duration "$(grep -cE 'resumed after 1[4-9][0-9]{2} ms' "$T_DIR/daemon.log")" 1
 check_eq hold.reason "$(rec '.[0].updates[0].body.disconnectReason.value')" CUSTOMER_DISCONNECT
 
+# ---- recording named by the agent side (header) ---------------------------------------------
+stop_daemon
+write_config "$CONFIG" "" ', "recording": { "header": "X-Recording-URL", "url_template": "https://rec.example.net/{date}/{vendor_call_key}.wav" }'
+start_daemon "$CONFIG" || { fail recording.startup "daemon did not start"; exit 1; }
+reset_case
+sipp_agent uas_answer_rec.xml -m 1
+sipp_caller uac_call.xml "$NUMBER" -m 1 -d 1200
+check_eq recording_header.sipp_exit "$?" 0
+wait_for 1 10 records_closed 1
+check_eq recording_header.location "$(rec '.[0].updates[0].body.recordingLocation')" "https://rec.example.net/r/$(agent_key).wav"
+check_eq recording_header.durations "$(rec '.[0].updates[0].body | "\(.totalRecordingDuration)/\(.agentInteractionDuration)/\(.totalHoldDuration)"')" "1/1/0"
+
+# ---- recording by template (the agent side names none) ---------------------------------------
+reset_case
+sipp_agent uas_answer.xml -m 1
+sipp_caller uac_call.xml "$NUMBER" -m 1 -d 200
+check_eq recording_template.sipp_exit "$?" 0
+wait_for 1 10 records_closed 1
+check_eq recording_template.location "$(rec '.[0].updates[0].body.recordingLocation')" "https://rec.example.net/$(date -u +%Y-%m-%d)/$(agent_key).wav"
+
+# ---- no recording for an unanswered call ---------------------------------------------------
+reset_case
+sipp_agent uas_busy.xml -m 1
+sipp_caller uac_refused.xml "$NUMBER" -m 1
+wait_for 1 10 records_closed 1
+check_eq recording_unanswered.none "$(rec '.[0].updates[0].body | has("recordingLocation")')" false
+stop_daemon
+write_config "$CONFIG"
+start_daemon "$CONFIG" || { fail recording.restart "daemon did not start"; exit 1; }
+
 # ---- busy agent (486) -------------------------------------------------------------------
 reset_case
 sipp_agent uas_busy.xml -m 1

@@ -93,11 +93,40 @@ TEST(caller_identity)
 	CHECK_STR(out, "anonymous");
 }
 
+TEST(recording_template)
+{
+	char out[256];
+	/* 2026-01-15T10:00:00Z */
+	int64_t start = 1768471200LL * 1000000;
+
+	CHECK_INT(call_expand_template("https://rec.example.net/{date}/{vendor_call_key}.wav",
+	                               "k-1", "abc@10.0.0.1", start, out, sizeof out),
+	          0);
+	CHECK_STR(out, "https://rec.example.net/2026-01-15/k-1.wav");
+	/* the Call-ID is percent-encoded: it may hold '@', '/', spaces... */
+	CHECK_INT(call_expand_template("https://r/{sip_call_id}?d={date}", "k", "a b@c/d", start,
+	                               out, sizeof out),
+	          0);
+	CHECK_STR(out, "https://r/a%20b%40c%2Fd?d=2026-01-15");
+	CHECK_INT(
+	        call_expand_template("https://r/{sip_call_id}", "k", NULL, start, out, sizeof out),
+	        0);
+	CHECK_STR(out, "https://r/");
+	/* too small: refused, not cut */
+	CHECK_INT(call_expand_template("https://rec.example.net/{vendor_call_key}", "0123456789",
+	                               "x", start, out, 20),
+	          -ENOSPC);
+	CHECK_INT(call_expand_template("https://rec.example.net/x", "k", "x", start, out, 25),
+	          -ENOSPC);
+	CHECK_INT(call_expand_template("https://rec.example.net/x", "k", "x", start, out, 26), 0);
+}
+
 int
 main(void)
 {
 	RUN(disconnect_reasons);
 	RUN(routing);
 	RUN(caller_identity);
+	RUN(recording_template);
 	return test_summary();
 }
