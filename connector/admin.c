@@ -62,8 +62,11 @@ admin_dead_letters(const struct cfg *cfg, FILE *out)
 		        "#%lld %s %s %s contact-center=%s call=%s reason=%s status=%d attempts=%u "
 		        "queued=%s died=%s\n",
 		        (long long)d->id, d->op.method, d->op.path,
-		        d->op.kind == 1 ? "(create)" : "(update)", d->op.cc_name, d->op.call_key,
-		        d->reason ? d->reason : "?", d->status, d->op.attempts, made, died);
+		        d->op.kind == 1   ? "(create)"
+		        : d->op.kind == 3 ? "(clearRouting)"
+		                          : "(update)",
+		        d->op.cc_name, d->op.call_key, d->reason ? d->reason : "?", d->status,
+		        d->op.attempts, made, died);
 		fputs("    response: ", out);
 		print_clean(out, d->response ? d->response : "(none)", 300);
 		fputs("\n    body: ", out);

@@ -25,6 +25,8 @@ enum call_state {
 
 static const char *const state_names[] = {"routing", "ringing", "answered", "ended"};
 
+struct omni_timer;
+
 struct call {
 	uint64_t sip_id;
 	char key[UUID_STR_LEN]; /* vendorCallKey */
@@ -37,13 +39,27 @@ struct call {
 	int n_holds;
 	int64_t hold_start_us; /* 0 = not on hold */
 	int64_t total_hold_us, longest_hold_us;
-	char *sip_call_id;  /* the caller leg's, for the recording template */
-	char *rec_url;      /* named by the agent side (recording.header), malloc'd */
-	struct call *hnext; /* by sip_id */
-	struct call *knext; /* by key */
+	char *sip_call_id; /* the caller leg's, for the recording template */
+	char *rec_url;     /* named by the agent side (recording.header), malloc'd */
+	char to[32];       /* the dialled number, E.164 */
+	/* routing */
+	int forwarded;                 /* the agent-leg INVITE was asked for */
+	int omni;                      /* this call asks Omni-Channel where to ring */
+	int omni_asked;                /* omniFlow sent */
+	int omni_routed;               /* omniFlow answered 2xx: routing exists to clear */
+	struct omni_timer *omni_timer; /* the routing deadline, NULL when none */
+	struct call *hnext;            /* by sip_id */
+	struct call *knext;            /* by key */
+};
+
+struct omni_timer {
+	uv_timer_t handle;
+	struct calls *calls;
+	uint64_t sip_id;
 };
 
 struct calls {
+	uv_loop_t *loop;
 	const struct cfg *cfg;
 	struct outbox *outbox;
 	struct sip *sip;
@@ -55,6 +71,8 @@ struct calls {
 	void (*stopped_cb)(void *arg);
 	void *stopped_arg;
 };
+
+static void omni_timer_stop(struct call *call);
 
 /* ---- table --------------------------------------------------------------------------- */
 
@@ -109,6 +127,7 @@ call_remove(struct calls *calls, struct call *call)
 	}
 	free(call->sip_call_id);
 	free(call->rec_url);
+	omni_timer_stop(call);
 	free(call);
 	calls->n_active--;
 	if (calls->n_active == 0 && calls->idle_cb) {
@@ -320,9 +339,9 @@ submit_create(struct calls *calls, struct call *call, const struct sip_event *ev
 
 	caller_of(calls->cfg, ev, from, sizeof from);
 	for (size_t i = 0; i < cc->n_call_attrs && n < 32; i++) {
-		const char *v = captured(ev, cc->call_attrs[i].header);
+		const char *v = captured(ev, cc->call_attrs[i].key);
 		if (v) {
-			fields[n] = cc->call_attrs[i].field;
+			fields[n] = cc->call_attrs[i].value;
 			values[n] = v;
 			n++;
 		}
@@ -349,26 +368,185 @@ submit_create(struct calls *calls, struct call *call, const struct sip_event *ev
 	              "/voiceCalls", body);
 }
 
+/* ---- routing ------------------------------------------------------------------------ */
+
 static void
-forward_when_durable(void *arg, uint64_t sip_id)
+forward_to(struct calls *calls, struct call *call, const char *target)
 {
-	struct calls *calls = arg;
-	struct call *call = call_find(calls, sip_id);
 	char header[64 + UUID_STR_LEN];
 	const char *headers[2] = {header, NULL};
 	struct sip_forward fwd;
 	int r;
 
-	if (!call || call->state != CALL_ST_ROUTING || !calls->sip)
-		return; /* the caller went away meanwhile */
+	if (call->forwarded || call->state != CALL_ST_ROUTING || !calls->sip)
+		return;
+	call->forwarded = 1;
+	omni_timer_stop(call);
 	snprintf(header, sizeof header, "X-Vendor-Call-Key: %s", call->key);
-	fwd = (struct sip_forward){.target_uri = call->cc->forward_to,
+	fwd = (struct sip_forward){.target_uri = target,
 	                           .extra_headers = headers,
 	                           .ring_timeout_ms = call->cc->ring_timeout_ms,
 	                           .recording_header = call->cc->recording_header};
 	r = sip_forward(calls->sip, call->sip_id, &fwd);
 	if (r < 0)
 		log_err(call->key, "call: cannot forward: %s", strerror(-r));
+}
+
+static long long
+ms_since_start(const struct call *call)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - call->start_us) / 1000;
+}
+
+static void
+omni_fallback(struct calls *calls, struct call *call, const char *why)
+{
+	if (call->forwarded)
+		return;
+	log_warn(call->key, "routing: %s after %lld ms; ringing forward_to", why,
+	         ms_since_start(call));
+	forward_to(calls, call, call->cc->forward_to);
+}
+
+static const char *
+lookup(const struct cfg_pair *map, size_t n, const char *id)
+{
+	for (size_t i = 0; id && i < n; i++)
+		if (strcmp(map[i].key, id) == 0)
+			return map[i].value;
+	return NULL;
+}
+
+static void
+on_omni_reply(void *arg, uint64_t sip_id, int status, const char *body, size_t len)
+{
+	struct calls *calls = arg;
+	struct call *call = call_find(calls, sip_id);
+	const struct cfg_contact_center *cc;
+	char *agent = NULL, *queue = NULL, why[64];
+	const char *target;
+
+	if (!call || call->forwarded || call->state != CALL_ST_ROUTING)
+		return; /* decided already (deadline), or the caller went away */
+	cc = call->cc;
+	if (status < 200 || status >= 300) {
+		snprintf(why, sizeof why, status ? "omniFlow answered HTTP %d" : "omniFlow failed",
+		         status);
+		omni_fallback(calls, call, why);
+		return;
+	}
+	call->omni_routed = 1;
+	if (scv_parse_omniflow_response(body, len, &agent, &queue) < 0) {
+		omni_fallback(calls, call, "omniFlow answer unreadable");
+		return;
+	}
+	if ((target = lookup(cc->omni_agents, cc->n_omni_agents, agent)) != NULL)
+		log_info(call->key, "routing: Omni-Channel chose agent %s in %lld ms", agent,
+		         ms_since_start(call));
+	else if ((target = lookup(cc->omni_queues, cc->n_omni_queues, queue)) != NULL)
+		log_info(call->key, "routing: Omni-Channel chose queue %s in %lld ms", queue,
+		         ms_since_start(call));
+	if (target)
+		forward_to(calls, call, target);
+	else
+		omni_fallback(calls, call,
+		              agent || queue ? "omniFlow named an unmapped agent/queue"
+		                             : "omniFlow named no agent or queue");
+	free(agent);
+	free(queue);
+}
+
+/* The VoiceCall exists: ask Omni-Channel where to ring, within what is left of the deadline. */
+static void
+omni_ask(struct calls *calls, struct call *call)
+{
+	long long left = (long long)call->cc->omni_timeout_ms - ms_since_start(call);
+	char path[96];
+	char *body;
+	int r;
+
+	if (call->omni_asked || call->forwarded)
+		return;
+	call->omni_asked = 1;
+	if (left < 50) {
+		omni_fallback(calls, call, "no time left for omniFlow");
+		return;
+	}
+	body = scv_body_omniflow(call->to, call->cc->omni_flow_dev_name,
+	                         call->cc->omni_fallback_queue);
+	snprintf(path, sizeof path, "/voiceCalls/%s/omniFlow", call->key);
+	r = body ? outbox_ask(calls->outbox, call->cc_index, "PATCH", path, body, (unsigned)left,
+	                      on_omni_reply, calls, call->sip_id)
+	         : -ENOMEM;
+	free(body);
+	if (r < 0)
+		omni_fallback(calls, call, "cannot send omniFlow");
+}
+
+static void
+on_omni_deadline(uv_timer_t *t)
+{
+	struct omni_timer *ot = t->data;
+	struct call *call = call_find(ot->calls, ot->sip_id);
+
+	if (call && !call->forwarded && call->state == CALL_ST_ROUTING)
+		omni_fallback(ot->calls, call, "Omni-Channel gave no usable answer in time");
+}
+
+static void
+free_timer(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void
+omni_timer_stop(struct call *call)
+{
+	if (!call->omni_timer)
+		return;
+	uv_timer_stop(&call->omni_timer->handle);
+	uv_close((uv_handle_t *)&call->omni_timer->handle, free_timer);
+	call->omni_timer = NULL;
+}
+
+static void
+omni_timer_start(struct calls *calls, struct call *call)
+{
+	long long left = (long long)call->cc->omni_timeout_ms - ms_since_start(call);
+	struct omni_timer *ot = calloc(1, sizeof *ot);
+
+	if (!ot) {
+		omni_fallback(calls, call, "out of memory");
+		return;
+	}
+	ot->calls = calls;
+	ot->sip_id = call->sip_id;
+	uv_timer_init(calls->loop, &ot->handle);
+	ot->handle.data = ot;
+	uv_timer_start(&ot->handle, on_omni_deadline, left > 0 ? (uint64_t)left : 0, 0);
+	call->omni_timer = ot;
+}
+
+/* The call and its create are on disk: ring the agent side, or start asking Omni-Channel. */
+static void
+after_durable(void *arg, uint64_t sip_id)
+{
+	struct calls *calls = arg;
+	struct call *call = call_find(calls, sip_id);
+
+	if (!call || call->state != CALL_ST_ROUTING || !calls->sip)
+		return; /* the caller went away meanwhile */
+	if (!call->omni) {
+		forward_to(calls, call, call->cc->forward_to);
+		return;
+	}
+	sip_ringing(calls->sip, call->sip_id);
+	omni_timer_start(calls, call);
+	if (call->voice_call_id[0])
+		omni_ask(calls, call);
 }
 
 static void
@@ -398,6 +576,8 @@ on_incoming(struct calls *calls, struct sip_event *ev)
 	call->sip_call_id = ev->sip_call_id ? strdup(ev->sip_call_id) : NULL;
 	call->cc = cc;
 	call->cc_index = index;
+	call->omni = cc->routing_mode == CFG_ROUTING_OMNI;
+	snprintf(call->to, sizeof call->to, "%s", to);
 	call->start_us = ev->ts_us;
 	call->state = CALL_ST_ROUTING;
 	call->hnext = *bucket(calls, call->sip_id);
@@ -416,7 +596,7 @@ on_incoming(struct calls *calls, struct sip_event *ev)
 	 */
 	outbox_call_started(calls->outbox, call->cc_index, call->key, call->start_us);
 	submit_create(calls, call, ev, to);
-	outbox_after_commit(calls->outbox, forward_when_durable, calls, call->sip_id);
+	outbox_after_commit(calls->outbox, after_durable, calls, call->sip_id);
 }
 
 static void
@@ -473,6 +653,12 @@ on_ended(struct calls *calls, struct call *call, const struct sip_event *ev)
 	if (!body) {
 		log_err(call->key, "call: cannot build the closing update (out of memory)");
 		return;
+	}
+	if (call->omni_routed && !call->answer_us) {
+		/* missed or abandoned after Omni-Channel routed it: clear the pending routing */
+		snprintf(path, sizeof path, "/voiceCalls/%s/clearRouting", call->key);
+		outbox_submit(calls->outbox, call->cc_index, call->key, OUTBOX_CLEAR_ROUTING,
+		              "PATCH", path, NULL);
 	}
 	snprintf(path, sizeof path, "/voiceCalls/%s", call->key);
 	outbox_submit(calls->outbox, call->cc_index, call->key, OUTBOX_UPDATE, "PATCH", path, body);
@@ -556,9 +742,17 @@ calls_on_outbox_result(const struct outbox_result *res, void *arg)
 		log_info(res->call_key, "salesforce: VoiceCall %s created", id);
 		/* kept on the call while it is up (the call may already be over) */
 		call = calls ? call_find_key(calls, res->call_key) : NULL;
-		if (call)
+		if (call) {
 			snprintf(call->voice_call_id, sizeof call->voice_call_id, "%s", id);
+			if (call->omni && call->omni_timer)
+				omni_ask(calls, call);
+		}
 		free(id);
+	} else if (res->kind == OUTBOX_CREATE) {
+		/* refused for good: Omni-Channel cannot route a call Salesforce does not have */
+		call = calls ? call_find_key(calls, res->call_key) : NULL;
+		if (call && call->omni)
+			omni_fallback(calls, call, "the VoiceCall create was refused");
 	} else if (res->kind == OUTBOX_UPDATE && res->accepted) {
 		log_info(res->call_key, "salesforce: VoiceCall closed");
 	}
@@ -567,12 +761,13 @@ calls_on_outbox_result(const struct outbox_result *res, void *arg)
 /* ---- setup --------------------------------------------------------------------------- */
 
 int
-calls_new(const struct cfg *cfg, struct calls **ret_calls)
+calls_new(uv_loop_t *loop, const struct cfg *cfg, struct calls **ret_calls)
 {
 	struct calls *calls = calloc(1, sizeof *calls);
 
 	if (!calls)
 		return -ENOMEM;
+	calls->loop = loop;
 	calls->cfg = cfg;
 	*ret_calls = calls;
 	return 0;

@@ -15,7 +15,7 @@
 struct cfg;
 struct calls;
 
-int calls_new(const struct cfg *cfg, struct calls **ret_calls);
+int calls_new(uv_loop_t *loop, const struct cfg *cfg, struct calls **ret_calls);
 /* Where operations go; set before any SIP event arrives. */
 void calls_set_outbox(struct calls *calls, struct outbox *outbox);
 /* The SIP side, once started (commands go there). */

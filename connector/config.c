@@ -36,13 +36,15 @@ enum opt_type {
 	OPT_UINT,    /* unsigned, from a JSON integer within [min, max] */
 	OPT_ENUM,    /* an int-sized enum: the index of the JSON string in names[] */
 	OPT_STRINGS, /* char ** and a size_t count; each item through check */
-	OPT_ATTRS,   /* object of string -> string: struct cfg_call_attr[] and a size_t count */
+	OPT_ATTRS,   /* object of string -> string: struct cfg_pair[] and a size_t count */
 	OPT_OBJECT,  /* nested object whose keys fill the same struct */
 	OPT_OBJECTS, /* array of objects: elem_size-byte structs and a size_t count */
 };
 
-#define OPT_REQUIRED 1u /* absent: an error (otherwise: the default) */
-#define OPT_NONEMPTY 2u /* arrays: at least one item */
+#define OPT_REQUIRED      1u /* absent: an error (otherwise: the default) */
+#define OPT_NONEMPTY      2u /* arrays: at least one item */
+#define OPT_NOCASE_KEYS   4u /* maps: keys differing only in case are the same key */
+#define OPT_UNIQUE_VALUES 8u /* maps: no two keys with the same value */
 
 struct opt {
 	const char *name;
@@ -80,9 +82,9 @@ struct opt {
 		.name = (k), .type = OPT_STRINGS, .flags = (fl), .off = (dst), .off_n = (dst_n),   \
 		.check = (fn)                                                                      \
 	}
-#define O_ATTRS(k, maxn, dst, dst_n, kfn, vfn)                                                     \
+#define O_ATTRS(k, fl, maxn, dst, dst_n, kfn, vfn)                                                 \
 	{                                                                                          \
-		.name = (k), .type = OPT_ATTRS, .max_items = (maxn), .off = (dst),                 \
+		.name = (k), .type = OPT_ATTRS, .flags = (fl), .max_items = (maxn), .off = (dst),  \
 		.off_n = (dst_n), .check = (kfn), .check_value = (vfn)                             \
 	}
 #define O_OBJECT(k, fl, tbl)                                                                       \
@@ -100,6 +102,7 @@ struct opt {
 #define CC_OFF(f)  offsetof(struct cfg_contact_center, f)
 
 _Static_assert(sizeof(enum cfg_jwt_mode) == sizeof(int), "OPT_ENUM stores an int");
+_Static_assert(sizeof(enum cfg_routing_mode) == sizeof(int), "OPT_ENUM stores an int");
 
 static const char *const jwt_mode_names[] = {"reuse", "per_request", NULL};
 
@@ -128,6 +131,21 @@ static const struct opt store_opts[] = {
         {NULL},
 };
 
+static const char *const routing_mode_names[] = {"static", "omni", NULL};
+
+/* "routing" fills fields of the contact center itself */
+static const struct opt routing_opts[] = {
+        O_ENUM("mode", routing_mode_names, CFG_ROUTING_STATIC, CC_OFF(routing_mode)),
+        O_STRING("flow_dev_name", 0, NULL, CC_OFF(omni_flow_dev_name), cfg_check_field_name),
+        O_STRING("fallback_queue", 0, NULL, CC_OFF(omni_fallback_queue), cfg_check_routing_id),
+        O_UINT("timeout_ms", 3000, 100, 30000, CC_OFF(omni_timeout_ms)),
+        O_ATTRS("agents", 0, 10000, CC_OFF(omni_agents), CC_OFF(n_omni_agents),
+                cfg_check_routing_id, cfg_check_forward_uri),
+        O_ATTRS("queues", 0, 10000, CC_OFF(omni_queues), CC_OFF(n_omni_queues),
+                cfg_check_routing_id, cfg_check_forward_uri),
+        {NULL},
+};
+
 /* "recording" fills fields of the contact center itself */
 static const struct opt recording_opts[] = {
         O_STRING("header", 0, NULL, CC_OFF(recording_header), cfg_check_header_name),
@@ -146,14 +164,15 @@ static const struct opt cc_opts[] = {
         O_STRINGS("numbers", REQ | OPT_NONEMPTY, CC_OFF(numbers), CC_OFF(n_numbers),
                   cfg_check_e164),
         O_STRING("forward_to", REQ, NULL, CC_OFF(forward_to), cfg_check_forward_uri),
-        O_ATTRS("call_attributes", 32, CC_OFF(call_attrs), CC_OFF(n_call_attrs),
-                cfg_check_header_name, cfg_check_field_name),
+        O_ATTRS("call_attributes", OPT_NOCASE_KEYS | OPT_UNIQUE_VALUES, 32, CC_OFF(call_attrs),
+                CC_OFF(n_call_attrs), cfg_check_header_name, cfg_check_field_name),
         O_STRING("provider_name", 0, "scvbridge", CC_OFF(provider_name), cfg_check_provider_name),
         O_ENUM("jwt_mode", jwt_mode_names, CFG_JWT_REUSE, CC_OFF(jwt_mode)),
         O_UINT("request_timeout_ms", 10000, 100, 120000, CC_OFF(request_timeout_ms)),
         O_UINT("max_creates_per_s", 40, 1, 1000, CC_OFF(max_creates_per_s)),
         O_UINT("ring_timeout_ms", 60000, 0, 600000, CC_OFF(ring_timeout_ms)),
         O_OBJECT("recording", 0, recording_opts),
+        O_OBJECT("routing", 0, routing_opts),
         {NULL},
 };
 
@@ -323,7 +342,7 @@ static int
 parse_attrs(struct ctx *c, const struct opt *o, json_t *v, void *base)
 {
 	char why[WHY_MAX], q1[CFG_QUOTED_MAX], q2[CFG_QUOTED_MAX];
-	struct cfg_call_attr *attrs;
+	struct cfg_pair *attrs;
 	size_t n, i = 0, mark = c->plen;
 	const char *key;
 	json_t *val;
@@ -339,33 +358,34 @@ parse_attrs(struct ctx *c, const struct opt *o, json_t *v, void *base)
 	attrs = calloc(n, sizeof *attrs);
 	if (!attrs)
 		return fail(c, -ENOMEM, "out of memory");
-	*AT(base, o->off, struct cfg_call_attr *) = attrs;
+	*AT(base, o->off, struct cfg_pair *) = attrs;
 	*AT(base, o->off_n, size_t) = n;
 	json_object_foreach(v, key, val)
 	{
-		struct cfg_call_attr *a = &attrs[i++];
+		struct cfg_pair *a = &attrs[i++];
 
-		a->header = strdup(key);
-		if (!a->header)
+		a->key = strdup(key);
+		if (!a->key)
 			return fail(c, -ENOMEM, "out of memory");
-		rc = o->check(a->header, why, sizeof why);
+		rc = o->check(a->key, why, sizeof why);
 		if (rc < 0)
 			return fail(c, rc, "%s", why);
 		path_push_key(c, key);
-		rc = parse_string(c, val, o->check_value, &a->field);
+		rc = parse_string(c, val, o->check_value, &a->value);
 		path_pop(c, mark);
 		if (rc < 0)
 			return rc;
-		for (struct cfg_call_attr *b = attrs; b < a; b++) {
-			if (strcasecmp(b->header, a->header) == 0)
+		for (struct cfg_pair *b = attrs; b < a; b++) {
+			if ((o->flags & OPT_NOCASE_KEYS ? strcasecmp(b->key, a->key)
+			                                : strcmp(b->key, a->key)) == 0)
 				return fail(c, -EINVAL,
 				            "%s and %s name the same header (names are "
 				            "case-insensitive)",
-				            cfg_quoted(q1, b->header), cfg_quoted(q2, a->header));
-			if (strcmp(b->field, a->field) == 0)
+				            cfg_quoted(q1, b->key), cfg_quoted(q2, a->key));
+			if ((o->flags & OPT_UNIQUE_VALUES) && strcmp(b->value, a->value) == 0)
 				return fail(c, -EINVAL, "%s and %s both fill field %s",
-				            cfg_quoted(q1, b->header), cfg_quoted(q2, a->header),
-				            a->field);
+				            cfg_quoted(q1, b->key), cfg_quoted(q2, a->key),
+				            a->value);
 		}
 	}
 	return 0;
@@ -523,14 +543,14 @@ free_fields(const struct opt *table, void *base)
 			break;
 		}
 		case OPT_ATTRS: {
-			struct cfg_call_attr *attrs = *AT(base, o->off, struct cfg_call_attr *);
+			struct cfg_pair *attrs = *AT(base, o->off, struct cfg_pair *);
 
 			for (size_t i = 0; i < *AT(base, o->off_n, size_t); i++) {
-				free(attrs[i].header);
-				free(attrs[i].field);
+				free(attrs[i].key);
+				free(attrs[i].value);
 			}
 			free(attrs);
-			*AT(base, o->off, struct cfg_call_attr *) = NULL;
+			*AT(base, o->off, struct cfg_pair *) = NULL;
 			*AT(base, o->off_n, size_t) = 0;
 			break;
 		}

@@ -9,10 +9,13 @@
 
 #include <stddef.h>
 
-/* One `call_attributes` entry: SIP header of the caller's INVITE -> VoiceCall field. */
-struct cfg_call_attr {
-	char *header; /* header name as configured, e.g. "X-IVR-Lang" (matched case-insensitively) */
-	char *field;  /* VoiceCall field API name, e.g. "IvrLanguage__c" */
+/*
+ * One entry of a string -> string map: call_attributes (SIP header of the caller's INVITE ->
+ * VoiceCall field), routing.agents and routing.queues (Salesforce routing id -> SIP URI).
+ */
+struct cfg_pair {
+	char *key;
+	char *value;
 };
 
 struct cfg_number_ref; /* private to config.c */
@@ -20,6 +23,11 @@ struct cfg_number_ref; /* private to config.c */
 enum cfg_jwt_mode {
 	CFG_JWT_REUSE = 0, /* one token per contact center, re-signed ~60 s before exp (default) */
 	CFG_JWT_PER_REQUEST, /* a fresh token with a fresh jti on every request */
+};
+
+enum cfg_routing_mode {
+	CFG_ROUTING_STATIC = 0, /* every call to forward_to (default) */
+	CFG_ROUTING_OMNI, /* ask Omni-Channel (omniFlow) where to ring; forward_to as fallback */
 };
 
 struct cfg_contact_center {
@@ -31,8 +39,8 @@ struct cfg_contact_center {
 	char *ca_file;              /* PEM CA bundle; NULL = system trust store */
 	char **numbers;             /* E.164 numbers ("+15550100000"), unique across centers */
 	size_t n_numbers;
-	char *forward_to; /* SIP URI the call is forwarded to */
-	struct cfg_call_attr *call_attrs;
+	char *forward_to;            /* SIP URI the call is forwarded to */
+	struct cfg_pair *call_attrs; /* header (case-insensitive) -> field */
 	size_t n_call_attrs;
 	char *provider_name; /* Telephony-Provider-Name header; default "scvbridge" */
 	enum cfg_jwt_mode jwt_mode;
@@ -40,9 +48,18 @@ struct cfg_contact_center {
 	/* "recording": where the closing update's recordingLocation comes from */
 	char *recording_header; /* SIP header the agent side carries the URL in; NULL = none */
 	char *recording_url_template; /* else this, expanded; NULL = no recording */
-	unsigned ring_timeout_ms;     /* agent side not answering by then: 480 to the caller;
+	/* "routing" */
+	enum cfg_routing_mode routing_mode;
+	char *omni_flow_dev_name;     /* flowDevName for omniFlow; NULL = none */
+	char *omni_fallback_queue;    /* fallbackQueue for omniFlow; NULL = none */
+	unsigned omni_timeout_ms;     /* decision deadline from the INVITE; then forward_to */
+	struct cfg_pair *omni_agents; /* Salesforce agent id -> SIP URI */
+	size_t n_omni_agents;
+	struct cfg_pair *omni_queues; /* Salesforce queue id -> SIP URI */
+	size_t n_omni_queues;
+	unsigned ring_timeout_ms;   /* agent side not answering by then: 480 to the caller;
 	                                0 = no limit; default 60000 */
-	unsigned max_creates_per_s;   /* creates sent per second at most (a backlog drains at this
+	unsigned max_creates_per_s; /* creates sent per second at most (a backlog drains at this
 	                                rate; Salesforce's documented limit is 50); default 40 */
 };
 

@@ -533,3 +533,17 @@ cfg_check_url_template(char *s, char *why, size_t whylen)
 	}
 	return 0;
 }
+
+/* A Salesforce routing id (agent or queue external id, queue name): printable, no spaces. */
+int
+cfg_check_routing_id(char *s, char *why, size_t whylen)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 255)
+		return why_bad(why, whylen, s, "an id of 1 to 255 characters");
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f || s[i] == '"')
+			return why_bad(why, whylen, s, "an id of printable characters, no spaces");
+	return 0;
+}

@@ -185,7 +185,7 @@ capture_list(const struct cfg *cfg, size_t *ret_n)
 		return NULL;
 	for (size_t i = 0; i < cfg->n_ccs; i++) {
 		for (size_t j = 0; j < cfg->ccs[i].n_call_attrs; j++) {
-			const char *h = cfg->ccs[i].call_attrs[j].header;
+			const char *h = cfg->ccs[i].call_attrs[j].key;
 			size_t k;
 			for (k = 0; k < n && strcasecmp(list[k], h) != 0; k++)
 				;
@@ -248,7 +248,7 @@ run(struct cfg *cfg)
 		log_err(NULL, "startup: HTTPS client: %s", err);
 		goto out_loop;
 	}
-	r = calls_new(cfg, &app.calls);
+	r = calls_new(&app.loop, cfg, &app.calls);
 	if (r < 0)
 		goto out_http;
 	/* the outbox reports each operation's fate to the calls */

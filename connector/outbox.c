@@ -49,6 +49,8 @@ rng_next(struct outbox *ob)
 const char *
 outbox_kind_name(enum outbox_kind k)
 {
+	if (k == OUTBOX_CLEAR_ROUTING)
+		return "clearRouting";
 	return k == OUTBOX_CREATE ? "create" : "update";
 }
 
@@ -622,6 +624,60 @@ out_free:
 		scv_signer_free(ob->ccs[i].signer);
 	free(ob->ccs);
 	free(ob);
+	return r;
+}
+
+struct ask {
+	outbox_reply_cb cb;
+	void *arg;
+	uint64_t id;
+};
+
+static void
+on_ask_response(const struct scv_http_resp *resp, void *arg)
+{
+	struct ask *a = arg;
+
+	a->cb(a->arg, a->id, resp->error ? 0 : resp->status, resp->body, resp->body_len);
+	free(a);
+}
+
+int
+outbox_ask(struct outbox *ob, size_t cc_index, const char *method, const char *path,
+           const char *body, unsigned timeout_ms, outbox_reply_cb cb, void *arg, uint64_t id)
+{
+	struct cc_state *cc;
+	struct scv_http_req req;
+	char auth[4096];
+	const char *token;
+	struct ask *a;
+	int r;
+
+	if (cc_index >= ob->n_ccs || ob->closing)
+		return -EINVAL;
+	cc = &ob->ccs[cc_index];
+	r = scv_signer_token(cc->signer, (int64_t)time(NULL), &token);
+	if (r < 0)
+		return r;
+	if ((size_t)snprintf(auth, sizeof auth, "Bearer %s", token) >= sizeof auth)
+		return -ENAMETOOLONG;
+	a = malloc(sizeof *a);
+	if (!a)
+		return -ENOMEM;
+	*a = (struct ask){.cb = cb, .arg = arg, .id = id};
+	req = (struct scv_http_req){
+	        .target = cc->target,
+	        .method = method,
+	        .path = path,
+	        .authorization = auth,
+	        .provider_name = cc->cfg->provider_name,
+	        .body = body,
+	        .body_len = body ? strlen(body) : 0,
+	        .timeout_ms = timeout_ms,
+	};
+	r = scv_http_send(ob->http, &req, on_ask_response, a);
+	if (r < 0)
+		free(a);
 	return r;
 }
 

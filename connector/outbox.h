@@ -31,8 +31,9 @@ struct scv_http;
 struct store;
 
 enum outbox_kind {
-	OUTBOX_CREATE = 1, /* POST /voiceCalls */
-	OUTBOX_UPDATE,     /* PATCH /voiceCalls/{key} */
+	OUTBOX_CREATE = 1,    /* POST /voiceCalls */
+	OUTBOX_UPDATE,        /* PATCH /voiceCalls/{key} */
+	OUTBOX_CLEAR_ROUTING, /* PATCH /voiceCalls/{key}/clearRouting */
 };
 
 struct outbox;
@@ -77,6 +78,16 @@ int outbox_submit(struct outbox *ob, size_t cc_index, const char *call_key, enum
  */
 void outbox_after_commit(struct outbox *ob, void (*fn)(void *arg, uint64_t id), void *arg,
                          uint64_t id);
+
+/*
+ * A question, not an operation to keep: sent at once with the contact center's token, never
+ * stored or retried (Omni-Channel routing: a late answer is worth nothing). cb(arg, id, status,
+ * body, len) runs exactly once, with status 0 when no answer came (timeout, connection error,
+ * shutdown). 0, or a negative errno (cb not called).
+ */
+typedef void (*outbox_reply_cb)(void *arg, uint64_t id, int status, const char *body, size_t len);
+int outbox_ask(struct outbox *ob, size_t cc_index, const char *method, const char *path,
+               const char *body, unsigned timeout_ms, outbox_reply_cb cb, void *arg, uint64_t id);
 
 /* The calls that are up (durable, so that a crash cannot leave a VoiceCall open). */
 void outbox_call_started(struct outbox *ob, size_t cc_index, const char *call_key,

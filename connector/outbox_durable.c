@@ -97,7 +97,9 @@ outbox_load_backlog(struct outbox *ob)
 		}
 		op->ob = ob;
 		op->id = r->id;
-		op->kind = r->kind == OUTBOX_CREATE ? OUTBOX_CREATE : OUTBOX_UPDATE;
+		op->kind = r->kind == OUTBOX_CREATE || r->kind == OUTBOX_CLEAR_ROUTING
+		                   ? (enum outbox_kind)r->kind
+		                   : OUTBOX_UPDATE;
 		op->method = r->method;
 		op->path = r->path;
 		op->body = r->body;

@@ -284,6 +284,61 @@ out:
 	return rc;
 }
 
+char *
+scv_body_omniflow(const char *dialed_number, const char *flow_dev_name, const char *fallback_queue)
+{
+	json_t *o;
+
+	if (!dialed_number)
+		return NULL;
+	o = json_object();
+	if (!o || set_str(o, "dialedNumber", dialed_number) != 0 ||
+	    (flow_dev_name && set_str(o, "flowDevName", flow_dev_name) != 0) ||
+	    (fallback_queue && set_str(o, "fallbackQueue", fallback_queue) != 0)) {
+		json_decref(o);
+		return NULL;
+	}
+	return dump(o);
+}
+
+/* A routing id from Salesforce: printable, no spaces, bounded (it is looked up, not trusted). */
+static char *
+routing_id(json_t *v)
+{
+	const char *s = json_string_value(v);
+	size_t n;
+
+	if (!s)
+		return NULL;
+	n = strlen(s);
+	if (n == 0 || n > MAX_ID * 4)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+			return NULL;
+	return strdup(s);
+}
+
+int
+scv_parse_omniflow_response(const char *body, size_t len, char **ret_agent, char **ret_queue)
+{
+	json_t *root;
+	int rc = -EINVAL;
+
+	if (!body || len == 0 || memchr(body, '\0', len))
+		return -EINVAL;
+	if (len > MAX_RESPONSE)
+		return -EMSGSIZE;
+	root = json_loadb(body, len, 0, NULL);
+	if (json_is_object(root)) {
+		*ret_agent = routing_id(json_object_get(root, "agent"));
+		*ret_queue = routing_id(json_object_get(root, "queue"));
+		rc = 0;
+	}
+	json_decref(root);
+	return rc;
+}
+
 void
 scv_iso8601(long long ts_us, char out[32])
 {

@@ -59,6 +59,17 @@ char *scv_body_update(const struct scv_update *u);
  */
 int scv_parse_create_response(const char *body, size_t len, char **ret_id);
 
+/* PATCH /voiceCalls/{key}/omniFlow: dialedNumber, and flowDevName/fallbackQueue when set. */
+char *scv_body_omniflow(const char *dialed_number, const char *flow_dev_name,
+                        const char *fallback_queue);
+
+/*
+ * Reads "agent" and "queue" (the vendor's own ids from CallCenterRoutingMap) from an omniFlow
+ * answer; each is malloc'd, or NULL when absent, null or not a sane id. -EINVAL if not a JSON
+ * object, -EMSGSIZE when too large.
+ */
+int scv_parse_omniflow_response(const char *body, size_t len, char **ret_agent, char **ret_queue);
+
 /* Formats a CLOCK_REALTIME microsecond timestamp as ISO-8601 UTC with milliseconds. */
 void scv_iso8601(long long ts_us, char out[32]);
 

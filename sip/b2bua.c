@@ -684,6 +684,10 @@ b2bua_command(struct sip *sip, struct sip_cmd *cmd)
 	case SIP_CMD_FORWARD:
 		forward(sip, call, cmd);
 		break;
+	case SIP_CMD_RINGING:
+		if (call->state == CALL_ROUTING && !call->ended && call->a.nh && !call->a.terminated)
+			nua_respond(call->a.nh, 180, "Ringing", TAG_END());
+		break;
 	case SIP_CMD_REJECT:
 		if (call->state == CALL_ROUTING && !call->ended) {
 			call_ended(sip, call, SIP_END_REJECTED, cmd->status);

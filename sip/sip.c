@@ -372,6 +372,16 @@ out_free_r:
 }
 
 int
+sip_ringing(struct sip *sip, uint64_t call_id)
+{
+	struct sip_cmd cmd = {.kind = SIP_CMD_RINGING, .call_id = call_id};
+
+	if (sip->shutdown_sent)
+		return -ESHUTDOWN;
+	return send_cmd(sip, &cmd);
+}
+
+int
 sip_reject(struct sip *sip, uint64_t call_id, int status)
 {
 	struct sip_cmd cmd = {.kind = SIP_CMD_REJECT, .call_id = call_id, .status = status};

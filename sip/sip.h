@@ -115,6 +115,8 @@ struct sip_forward {
 	const char *recording_header;
 };
 int sip_forward(struct sip *sip, uint64_t call_id, const struct sip_forward *fwd);
+/* 180 Ringing to a caller whose call is still being routed (the loop is asking Salesforce). */
+int sip_ringing(struct sip *sip, uint64_t call_id);
 /* The response carries the standard reason phrase for status. */
 int sip_reject(struct sip *sip, uint64_t call_id, int status);
 int sip_hangup(struct sip *sip, uint64_t call_id);

@@ -248,10 +248,10 @@ TEST(full_config_loads)
 	CHECK_STR(cc->numbers[1], "+15550100001");
 	CHECK_STR(cc->forward_to, "sip:7000@pbx.example.net:5060");
 	REQUIRE(cc->n_call_attrs == 2);
-	CHECK_STR(cc->call_attrs[0].header, "X-IVR-Lang");
-	CHECK_STR(cc->call_attrs[0].field, "IvrLanguage__c");
-	CHECK_STR(cc->call_attrs[1].header, "X-Account");
-	CHECK_STR(cc->call_attrs[1].field, "Account_Number__c");
+	CHECK_STR(cc->call_attrs[0].key, "X-IVR-Lang");
+	CHECK_STR(cc->call_attrs[0].value, "IvrLanguage__c");
+	CHECK_STR(cc->call_attrs[1].key, "X-Account");
+	CHECK_STR(cc->call_attrs[1].value, "Account_Number__c");
 	CHECK_STR(cc->provider_name, "Acme Telecom");
 	CHECK_INT(cc->jwt_mode, CFG_JWT_PER_REQUEST);
 	CHECK_INT(cc->request_timeout_ms, 2500);
@@ -973,8 +973,8 @@ TEST(call_attributes)
 		          0);
 		if (cfg) {
 			CHECK_INT(cfg->ccs[0].n_call_attrs, 32);
-			CHECK_STR(cfg->ccs[0].call_attrs[31].header, "X-Attr-31");
-			CHECK_STR(cfg->ccs[0].call_attrs[31].field, "Attr31__c");
+			CHECK_STR(cfg->ccs[0].call_attrs[31].key, "X-Attr-31");
+			CHECK_STR(cfg->ccs[0].call_attrs[31].value, "Attr31__c");
 		}
 		cfg_free(cfg);
 	}
