@@ -42,6 +42,14 @@ struct call {
 	char *sip_call_id; /* the caller leg's, for the recording template */
 	char *rec_url;     /* named by the agent side (recording.header), malloc'd */
 	char to[32];       /* the dialled number, E.164 */
+	char caller[128];  /* END_USER participant (E.164 where it parses) */
+	/* callAttributes of the INVITE, kept for transfer legs: fields point into the config */
+	const char *attr_fields[32];
+	char *attr_values[32];
+	size_t n_attrs;
+	/* transfer */
+	char xfer_key[UUID_STR_LEN];   /* the target leg's vendorCallKey while a transfer runs */
+	char parent_key[UUID_STR_LEN]; /* the leg this one was transferred from, "" for the first */
 	/* routing */
 	int forwarded;                 /* the agent-leg INVITE was asked for */
 	int omni;                      /* this call asks Omni-Channel where to ring */
@@ -127,6 +135,8 @@ call_remove(struct calls *calls, struct call *call)
 	}
 	free(call->sip_call_id);
 	free(call->rec_url);
+	for (size_t i = 0; i < call->n_attrs; i++)
+		free(call->attr_values[i]);
 	omni_timer_stop(call);
 	free(call);
 	calls->n_active--;
@@ -328,36 +338,47 @@ call_expand_template(const char *tpl, const char *key, const char *sip_call_id, 
 /* ---- lifecycle ----------------------------------------------------------------------- */
 
 static void
-submit_create(struct calls *calls, struct call *call, const struct sip_event *ev, const char *to)
+capture_attrs(struct call *call, const struct sip_event *ev)
 {
 	const struct cfg_contact_center *cc = call->cc;
-	const char *fields[32], *values[32];
-	char from[128], start[32];
-	struct scv_create c;
-	size_t n = 0;
-	char *body;
 
-	caller_of(calls->cfg, ev, from, sizeof from);
-	for (size_t i = 0; i < cc->n_call_attrs && n < 32; i++) {
+	for (size_t i = 0; i < cc->n_call_attrs && call->n_attrs < 32; i++) {
 		const char *v = captured(ev, cc->call_attrs[i].key);
-		if (v) {
-			fields[n] = cc->call_attrs[i].value;
-			values[n] = v;
-			n++;
+		char *copy = v ? strdup(v) : NULL;
+		if (copy) {
+			call->attr_fields[call->n_attrs] = cc->call_attrs[i].value;
+			call->attr_values[call->n_attrs++] = copy;
 		}
 	}
+}
+
+/*
+ * The create of the call's current leg: Inbound for the first; for a transfer leg, Transfer with
+ * parentVoiceCallId = the leg before it and from = the contact center's number (the reference,
+ * §7.4). callAttributes go with every leg.
+ */
+static void
+submit_create(struct calls *calls, struct call *call)
+{
+	const struct cfg_contact_center *cc = call->cc;
+	int transfer = call->parent_key[0] != '\0';
+	char start[32];
+	struct scv_create c;
+	char *body;
+
 	scv_iso8601(call->start_us, start);
 	c = (struct scv_create){
 	        .call_center_api_name = cc->call_center_api_name,
 	        .vendor_call_key = call->key,
-	        .to = to,
-	        .from = from,
-	        .initiation_method = "Inbound",
+	        .to = call->to,
+	        .from = transfer ? call->to : call->caller,
+	        .initiation_method = transfer ? "Transfer" : "Inbound",
 	        .start_time = start,
-	        .participant_key = from,
-	        .attr_fields = fields,
-	        .attr_values = values,
-	        .n_attrs = n,
+	        .participant_key = call->caller,
+	        .parent_voice_call_id = transfer ? call->parent_key : NULL,
+	        .attr_fields = call->attr_fields,
+	        .attr_values = (const char *const *)call->attr_values,
+	        .n_attrs = call->n_attrs,
 	};
 	body = scv_body_create(&c);
 	if (!body) {
@@ -594,20 +615,23 @@ on_incoming(struct calls *calls, struct sip_event *ev)
 	 * are on disk (this loop turn's group commit): whatever the agent side sees, Salesforce
 	 * will hear of, even if the process dies the next instant.
 	 */
+	caller_of(calls->cfg, ev, call->caller, sizeof call->caller);
+	capture_attrs(call, ev);
 	outbox_call_started(calls->outbox, call->cc_index, call->key, call->start_us);
-	submit_create(calls, call, ev, to);
+	submit_create(calls, call);
 	outbox_after_commit(calls->outbox, after_durable, calls, call->sip_id);
 }
 
+/* The closing update of the call's current leg, which ended at end_us. */
 static void
-on_ended(struct calls *calls, struct call *call, const struct sip_event *ev)
+submit_close(struct calls *calls, struct call *call, int64_t end_us, const char *reason,
+             int is_error, int sip_status)
 {
 	char start[32], end[32], accept[32], path[64], rec[1024];
 	struct scv_update u = {0};
 	char *body;
 
-	call->end_us = ev->ts_us;
-	call_enter_state(call, CALL_ST_ENDED);
+	call->end_us = end_us;
 	scv_iso8601(call->start_us, start);
 	scv_iso8601(call->end_us, end);
 	u.start_time = start;
@@ -616,7 +640,8 @@ on_ended(struct calls *calls, struct call *call, const struct sip_event *ev)
 		scv_iso8601(call->answer_us, accept);
 		u.accept_time = accept;
 	}
-	call_disconnect_reason(ev->cause, &u.disconnect_value, &u.disconnect_is_error);
+	u.disconnect_value = reason;
+	u.disconnect_is_error = is_error;
 	/* a hold still in progress ends with the call */
 	hold_end(call, call->end_us);
 	/*
@@ -646,7 +671,7 @@ on_ended(struct calls *calls, struct call *call, const struct sip_event *ev)
 		}
 	}
 	log_info(call->key, "call: ended (%s%s, SIP %d), %s, VoiceCall %s", u.disconnect_value,
-	         u.disconnect_is_error ? ", error" : "", ev->status,
+	         u.disconnect_is_error ? ", error" : "", sip_status,
 	         call->answer_us ? "answered" : "not answered",
 	         call->voice_call_id[0] ? call->voice_call_id : "not created yet");
 	body = scv_body_update(&u);
@@ -664,6 +689,83 @@ on_ended(struct calls *calls, struct call *call, const struct sip_event *ev)
 	outbox_submit(calls->outbox, call->cc_index, call->key, OUTBOX_UPDATE, "PATCH", path, body);
 	/* in the same store transaction as the update: the call is closed one way or the other */
 	outbox_call_ended(calls->outbox, call->key);
+}
+
+static void
+on_ended(struct calls *calls, struct call *call, const struct sip_event *ev)
+{
+	const char *reason;
+	int is_error;
+
+	call_enter_state(call, CALL_ST_ENDED);
+	call_disconnect_reason(ev->cause, &reason, &is_error);
+	submit_close(calls, call, ev->ts_us, reason, is_error, ev->status);
+}
+
+/* ---- transfers ----------------------------------------------------------------------- */
+
+static void
+on_refer(struct calls *calls, struct call *call, const struct sip_event *ev)
+{
+	char header[64 + UUID_STR_LEN];
+	const char *headers[2] = {header, NULL};
+	struct sip_forward fwd;
+	int r;
+
+	if (call->xfer_key[0] || uuid_v4(call->xfer_key) < 0) {
+		call->xfer_key[0] = '\0';
+		return;
+	}
+	log_info(call->key, "call: %s transfer requested; target leg %s",
+	         ev->status ? "attended" : "blind", call->xfer_key);
+	log_debug(call->key, "call: transfer target %s", ev->value ? ev->value : "?");
+	snprintf(header, sizeof header, "X-Vendor-Call-Key: %s", call->xfer_key);
+	fwd = (struct sip_forward){.target_uri = ev->value,
+	                           .extra_headers = headers,
+	                           .ring_timeout_ms = call->cc->ring_timeout_ms,
+	                           .recording_header = call->cc->recording_header};
+	r = sip_transfer(calls->sip, call->sip_id, &fwd);
+	if (r < 0) {
+		log_err(call->key, "call: cannot start the transfer: %s", strerror(-r));
+		call->xfer_key[0] = '\0';
+	}
+}
+
+/*
+ * The caller now talks to the transfer target: the leg so far is closed (the agent left it by
+ * transferring: AGENT_DISCONNECT) and a Transfer VoiceCall starts, parented to it.
+ */
+static void
+on_transferred(struct calls *calls, struct call *call, const struct sip_event *ev)
+{
+	struct call **p;
+
+	if (!call->xfer_key[0])
+		return;
+	submit_close(calls, call, ev->ts_us, SCV_DISCONNECT_AGENT, 0, ev->status);
+	outbox_call_ended(calls->outbox, call->key);
+	/* the call now carries the new leg's key */
+	for (p = key_bucket(calls, call->key); *p; p = &(*p)->knext) {
+		if (*p == call) {
+			*p = call->knext;
+			break;
+		}
+	}
+	memcpy(call->parent_key, call->key, sizeof call->key);
+	memcpy(call->key, call->xfer_key, sizeof call->key);
+	call->xfer_key[0] = '\0';
+	call->knext = *key_bucket(calls, call->key);
+	*key_bucket(calls, call->key) = call;
+	call->start_us = call->answer_us = ev->ts_us;
+	call->n_holds = 0;
+	call->hold_start_us = call->total_hold_us = call->longest_hold_us = 0;
+	free(call->rec_url);
+	call->rec_url = NULL;
+	call->voice_call_id[0] = '\0';
+	log_info(call->key, "call: transferred from %s", call->parent_key);
+	outbox_call_started(calls->outbox, call->cc_index, call->key, call->start_us);
+	outbox_call_answered(calls->outbox, call->key, call->answer_us);
+	submit_create(calls, call);
 }
 
 void
@@ -709,6 +811,18 @@ calls_on_sip_event(struct sip_event *ev, void *arg)
 		call->rec_url = ev->value; /* taken over */
 		ev->value = NULL;
 		log_info(call->key, "call: the agent side named the recording");
+		break;
+	case SIP_EV_REFER:
+		on_refer(calls, call, ev);
+		break;
+	case SIP_EV_TRANSFERRED:
+		on_transferred(calls, call, ev);
+		break;
+	case SIP_EV_TRANSFER_FAILED:
+		log_warn(call->key,
+		         "call: transfer failed (SIP %d); the caller stays with the agent",
+		         ev->status);
+		call->xfer_key[0] = '\0';
 		break;
 	case SIP_EV_HOLD:
 		hold_begin(call, ev->ts_us);

@@ -54,6 +54,10 @@ call_unlink_free(struct sip *sip, struct sip_call *call)
 		su_timer_destroy(call->ring_timer);
 	free(call->rec_header);
 	free(call->rec_url);
+	free(call->xfer_target);
+	free(call->xfer_replaces);
+	if (call->refer_nh)
+		nua_handle_unref(call->refer_nh);
 	free(call->from_str);
 	free(call->pai);
 	free(call->sdp);
@@ -384,6 +388,7 @@ leg_terminated(struct sip *sip, struct sip_leg *leg)
 {
 	struct sip_call *call = leg->call;
 	struct sip_leg *other = leg->is_caller ? &call->b : &call->a;
+	int side_leg = leg->retired || leg == &call->c; /* a transfer's legs do not end the call */
 
 	leg->terminated = 1;
 	if (leg->nh) {
@@ -391,12 +396,13 @@ leg_terminated(struct sip *sip, struct sip_leg *leg)
 		nua_handle_destroy(leg->nh);
 		leg->nh = NULL;
 	}
-	if (!call->ended) {
+	if (!side_leg && !call->ended) {
 		/* A leg died without BYE/CANCEL/final response we saw: a signalling failure. */
 		call_ended(sip, call, SIP_END_SIGNALLING, 0);
 		end_leg(other, 500);
+		end_leg(&call->c, 0);
 	}
-	if (!call->a.nh && !call->b.nh)
+	if (!call->a.nh && !call->b.nh && !call->c.nh && !call->x.nh)
 		call_unlink_free(sip, call);
 }
 
@@ -502,7 +508,8 @@ on_reinvite(struct sip *sip, nua_t *nua, struct sip_leg *leg, sip_t const *msg)
 	char *sdp;
 
 	(void)sip;
-	if (call->ended || call->state != CALL_ANSWERED || !other->nh || other->terminated) {
+	if (call->ended || call->state != CALL_ANSWERED || !other->nh || other->terminated ||
+	    leg->retired || leg == &call->c || call->xfer != XFER_NONE) {
 		nua_respond(leg->nh, 488, "Not Acceptable Here", NUTAG_WITH_THIS(nua), TAG_END());
 		return;
 	}
@@ -545,6 +552,194 @@ on_relay_response(struct sip *sip, struct sip_call *call, int status, sip_t cons
 	}
 }
 
+/* ---- transfers (REFER from the agent side) ------------------------------------------ */
+
+static void
+post_transfer(struct sip *sip, struct sip_call *call, enum sip_event_type type, int status)
+{
+	post_simple(sip, call, type, status);
+}
+
+/* The agent leg leaves during a transfer (a blind transferor hangs up after 202 or NOTIFY). */
+static void
+retire_agent_leg(struct sip_call *call)
+{
+	if (!call->b.nh)
+		return;
+	call->x = call->b;
+	call->x.retired = 1;
+	nua_handle_bind(call->x.nh, &call->x);
+	call->b = (struct sip_leg){.call = call};
+}
+
+/* "Replaces=..." among the Refer-To URI's headers (attended transfer), unescaped. */
+static char *
+replaces_of(const char *headers)
+{
+	const char *p = headers;
+
+	while (p && *p) {
+		size_t n = strcspn(p, "&");
+		if (n > 9 && strncasecmp(p, "Replaces=", 9) == 0) {
+			char *v = xstrndup(p + 9, n - 9);
+			if (v)
+				url_unescape(v, v);
+			return v;
+		}
+		p += n;
+		if (*p == '&')
+			p++;
+	}
+	return NULL;
+}
+
+static void
+on_refer(struct sip *sip, nua_t *nua, nua_handle_t *nh, struct sip_leg *leg, sip_t const *msg,
+         tagi_t tags[])
+{
+	struct sip_call *call = leg ? leg->call : NULL;
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	sip_event_t const *event = NULL;
+	url_t *url;
+	struct sip_event *ev;
+
+	if (!call || leg != &call->b || call->ended || call->state != CALL_ANSWERED ||
+	    call->xfer != XFER_NONE || call->relay_from || !msg || !msg->sip_refer_to) {
+		nua_respond(nh, 603, "Declined", NUTAG_WITH_THIS(nua), TAG_END());
+		return;
+	}
+	url = url_hdup(home, msg->sip_refer_to->r_url);
+	if (!url || (url->url_type != url_sip && url->url_type != url_sips)) {
+		su_home_deinit(home);
+		nua_respond(nh, 400, "Bad Refer-To", NUTAG_WITH_THIS(nua), TAG_END());
+		return;
+	}
+	call->xfer_replaces = url->url_headers ? replaces_of(url->url_headers) : NULL;
+	url->url_headers = NULL;
+	{
+		const char *text = url_as_string(home, url);
+		call->xfer_target = text ? strdup(text) : NULL;
+	}
+	su_home_deinit(home);
+	ev = event_new(SIP_EV_REFER, call->id);
+	if (!call->xfer_target || !ev || !(ev->value = strdup(call->xfer_target))) {
+		sip_event_free(ev);
+		free(call->xfer_target);
+		free(call->xfer_replaces);
+		call->xfer_target = call->xfer_replaces = NULL;
+		nua_respond(nh, 500, "Server Internal Error", NUTAG_WITH_THIS(nua), TAG_END());
+		return;
+	}
+	tl_gets(tags, NUTAG_REFER_EVENT_REF(event), TAG_END());
+	if (event)
+		call->refer_event = sip_event_dup(nua_handle_home(nh), event);
+	call->refer_nh = nua_handle_ref(nh);
+	call->xfer = XFER_ASKED;
+	nua_respond(nh, 202, "Accepted", NUTAG_WITH_THIS(nua), TAG_END());
+	ev->status = call->xfer_replaces ? 1 : 0;
+	sip_post(sip, ev);
+}
+
+static void
+transfer_failed(struct sip *sip, struct sip_call *call, int status)
+{
+	call->xfer = XFER_NONE;
+	post_transfer(sip, call, SIP_EV_TRANSFER_FAILED, status);
+	if (!call->b.nh && !call->ended) {
+		/* the agent already left: nobody is left for the caller */
+		call_ended(sip, call, SIP_END_AGENT_FAILED, status);
+		end_leg(&call->a, 0);
+	}
+}
+
+static void
+start_transfer(struct sip *sip, struct sip_call *call, struct sip_cmd *cmd)
+{
+	nua_handle_t *nh;
+
+	if (call->xfer != XFER_ASKED || call->ended || !call->a.nh || call->a.terminated) {
+		transfer_failed(sip, call, 0);
+		return;
+	}
+	nh = nua_handle(sip->nua, &call->c, TAG_END());
+	if (!nh) {
+		transfer_failed(sip, call, 500);
+		return;
+	}
+	call->c = (struct sip_leg){.call = call, .nh = nh};
+	call->xfer = XFER_CALLING;
+	/* no offer: the target's answer carries one, which the caller then answers (RFC 3725) */
+	nua_invite(nh, NUTAG_URL(cmd->target), SIPTAG_TO_STR(cmd->target),
+	           SIPTAG_FROM_STR(call->from_str), TAG_IF(call->pai, SIPTAG_HEADER_STR(call->pai)),
+	           TAG_IF(call->xfer_replaces, SIPTAG_REPLACES_STR(call->xfer_replaces)),
+	           TAG_IF(cmd->headers && cmd->headers[0], SIPTAG_HEADER_STR(cmd->headers)),
+	           NUTAG_AUTOACK(0), TAG_IF(call->refer_nh, NUTAG_NOTIFY_REFER(call->refer_nh)),
+	           TAG_IF(call->refer_event, NUTAG_REFER_EVENT(call->refer_event)), TAG_END());
+}
+
+static void
+on_target_response(struct sip *sip, struct sip_call *call, int status, sip_t const *msg)
+{
+	char *sdp;
+
+	if (status < 200 || call->xfer != XFER_CALLING)
+		return;
+	if (status >= 300) {
+		log_info(NULL, "sip: transfer target of call %llu answered %d",
+		         (unsigned long long)call->id, status);
+		transfer_failed(sip, call, status);
+		return;
+	}
+	call->c.answered = 1;
+	sdp = sdp_of(msg);
+	if (!sdp || call->ended || !call->a.nh || call->a.terminated) {
+		nua_ack(call->c.nh, TAG_END());
+		nua_bye(call->c.nh, TAG_END());
+		free(sdp);
+		transfer_failed(sip, call, 488);
+		return;
+	}
+	/* re-bridge: the caller gets the target's offer */
+	call->xfer = XFER_REBRIDGING;
+	nua_invite(call->a.nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp),
+	           TAG_END());
+	free(sdp);
+}
+
+static void
+on_rebridge_response(struct sip *sip, struct sip_call *call, int status, sip_t const *msg)
+{
+	char *sdp;
+
+	if (status < 200)
+		return;
+	if (status >= 300 || !call->c.nh || call->c.terminated) {
+		if (call->c.nh && !call->c.terminated) {
+			nua_ack(call->c.nh, TAG_END());
+			nua_bye(call->c.nh, TAG_END());
+		}
+		transfer_failed(sip, call, status);
+		return;
+	}
+	sdp = sdp_of(msg);
+	nua_ack(call->c.nh, TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+	        TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
+	free(sdp);
+	/* the agent leg goes; the target becomes the agent side */
+	if (call->b.nh) {
+		retire_agent_leg(call);
+		nua_bye(call->x.nh, TAG_END());
+	}
+	call->b = call->c;
+	nua_handle_bind(call->b.nh, &call->b);
+	call->c = (struct sip_leg){.call = call};
+	call->xfer = XFER_NONE;
+	free(call->xfer_target);
+	free(call->xfer_replaces);
+	call->xfer_target = call->xfer_replaces = NULL;
+	post_transfer(sip, call, SIP_EV_TRANSFERRED, status);
+}
+
 /* ---- nua callback -------------------------------------------------------------------- */
 
 void
@@ -578,7 +773,21 @@ b2bua_callback(nua_event_t event, int status, nua_t *nua, struct sip *sip, nua_h
 		return;
 	}
 
+	case nua_i_refer:
+		on_refer(sip, nua, nh, leg, msg, tags);
+		return;
+
 	case nua_r_invite:
+		if (call && leg == &call->c) {
+			on_target_response(sip, call, status, msg);
+			return;
+		}
+		if (call && leg == &call->a && call->xfer == XFER_REBRIDGING) {
+			on_rebridge_response(sip, call, status, msg);
+			return;
+		}
+		if (call && leg->retired)
+			return;
 		if (call && call->relay_from && leg != call->relay_from)
 			on_relay_response(sip, call, status, msg);
 		else if (call && !leg->is_caller)
@@ -607,11 +816,20 @@ b2bua_callback(nua_event_t event, int status, nua_t *nua, struct sip *sip, nua_h
 		return;
 
 	case nua_i_bye:
-		if (!call)
+		if (!call || leg->retired)
 			return;
+		if (leg == &call->b && call->xfer != XFER_NONE) {
+			retire_agent_leg(call); /* a transferor hanging up: the transfer goes on */
+			return;
+		}
+		if (leg == &call->c) {
+			transfer_failed(sip, call, 0); /* the target left before the re-bridge */
+			return;
+		}
 		if (leg->is_caller) {
 			call_ended(sip, call, SIP_END_CALLER_BYE, 0);
 			end_leg(&call->b, 0);
+			end_leg(&call->c, 0);
 		} else {
 			check_recording(sip, call, msg); /* before ENDED: the core closes then */
 			call_ended(sip, call, SIP_END_AGENT_BYE, 0);
@@ -684,8 +902,12 @@ b2bua_command(struct sip *sip, struct sip_cmd *cmd)
 	case SIP_CMD_FORWARD:
 		forward(sip, call, cmd);
 		break;
+	case SIP_CMD_TRANSFER:
+		start_transfer(sip, call, cmd);
+		break;
 	case SIP_CMD_RINGING:
-		if (call->state == CALL_ROUTING && !call->ended && call->a.nh && !call->a.terminated)
+		if (call->state == CALL_ROUTING && !call->ended && call->a.nh &&
+		    !call->a.terminated)
 			nua_respond(call->a.nh, 180, "Ringing", TAG_END());
 		break;
 	case SIP_CMD_REJECT:
@@ -698,6 +920,7 @@ b2bua_command(struct sip *sip, struct sip_cmd *cmd)
 		call_ended(sip, call, SIP_END_LOCAL_HANGUP, 0);
 		end_leg(&call->a, 503);
 		end_leg(&call->b, 0);
+		end_leg(&call->c, 0);
 		break;
 	default:
 		break;
@@ -712,6 +935,8 @@ b2bua_end_all(struct sip *sip)
 			call_ended(sip, c, SIP_END_LOCAL_HANGUP, 0);
 			end_leg(&c->a, 503);
 			end_leg(&c->b, 0);
+			end_leg(&c->c, 0);
+			end_leg(&c->x, 0);
 		}
 	}
 }
@@ -726,6 +951,10 @@ b2bua_free_all(struct sip *sip)
 				nua_handle_bind(c->a.nh, NULL);
 			if (c->b.nh)
 				nua_handle_bind(c->b.nh, NULL);
+			if (c->c.nh)
+				nua_handle_bind(c->c.nh, NULL);
+			if (c->x.nh)
+				nua_handle_bind(c->x.nh, NULL);
 			call_unlink_free(sip, c);
 		}
 	}

@@ -179,7 +179,9 @@ sip_thread(void *arg)
 	                      NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0),
 	                      NUTAG_ENABLEMESSAGE(0), NUTAG_ENABLEINVITE(1),
 	                      SIPTAG_USER_AGENT_STR(sip->user_agent),
-	                      SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS"),
+	                      SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS, REFER, NOTIFY"),
+	                      /* REFER is answered by the B2BUA itself (accept or refuse) */
+	                      NUTAG_APPL_METHOD("REFER"),
 	                      /* large INVITEs stay on UDP rather than switching to TCP */
 	                      NTATAG_UDP_MTU(65535), TAG_END());
 	if (!sip->nua) {
@@ -333,12 +335,12 @@ dup_or_null(const char *s, int *oom)
 	return d;
 }
 
-int
-sip_forward(struct sip *sip, uint64_t call_id, const struct sip_forward *fwd)
+static int
+send_forward(struct sip *sip, enum sip_cmd_kind kind, uint64_t call_id,
+             const struct sip_forward *fwd)
 {
-	struct sip_cmd cmd = {.kind = SIP_CMD_FORWARD,
-	                      .call_id = call_id,
-	                      .ring_timeout_ms = fwd->ring_timeout_ms};
+	struct sip_cmd cmd = {
+	        .kind = kind, .call_id = call_id, .ring_timeout_ms = fwd->ring_timeout_ms};
 	const char *const *extra = fwd->extra_headers;
 	size_t len = 1;
 	int oom = 0;
@@ -369,6 +371,18 @@ out_free_r:
 	free(cmd.target);
 	free(cmd.recording_header);
 	return r;
+}
+
+int
+sip_forward(struct sip *sip, uint64_t call_id, const struct sip_forward *fwd)
+{
+	return send_forward(sip, SIP_CMD_FORWARD, call_id, fwd);
+}
+
+int
+sip_transfer(struct sip *sip, uint64_t call_id, const struct sip_forward *fwd)
+{
+	return send_forward(sip, SIP_CMD_TRANSFER, call_id, fwd);
 }
 
 int

@@ -31,10 +31,15 @@ enum sip_event_type {
 	SIP_EV_PROGRESS,  /* a 18x from the agent side was relayed to the caller */
 	SIP_EV_ANSWERED,  /* a 2xx from the agent side was relayed to the caller */
 	SIP_EV_RECORDING, /* the agent side named the recording URL (value) */
-	SIP_EV_HOLD,      /* a re-INVITE that holds the call (sendonly/inactive) was accepted */
-	SIP_EV_RESUME,    /* a re-INVITE that resumes it was accepted */
-	SIP_EV_ENDED,     /* the call is over; no more events for this id */
-	SIP_EV_STOPPED,   /* sip_shutdown() finished; call sip_free() */
+	/* the agent side asked (REFER) to transfer the caller to value; status 1 = attended
+	 * (Replaces); answer with sip_transfer() */
+	SIP_EV_REFER,
+	SIP_EV_TRANSFERRED,     /* the caller is now bridged to the transfer target (ts_us) */
+	SIP_EV_TRANSFER_FAILED, /* the target refused (status); the caller stays with the agent */
+	SIP_EV_HOLD,    /* a re-INVITE that holds the call (sendonly/inactive) was accepted */
+	SIP_EV_RESUME,  /* a re-INVITE that resumes it was accepted */
+	SIP_EV_ENDED,   /* the call is over; no more events for this id */
+	SIP_EV_STOPPED, /* sip_shutdown() finished; call sip_free() */
 };
 
 /* Why a call ended (SIP_EV_ENDED). */
@@ -115,6 +120,14 @@ struct sip_forward {
 	const char *recording_header;
 };
 int sip_forward(struct sip *sip, uint64_t call_id, const struct sip_forward *fwd);
+/*
+ * Carries out the transfer asked by SIP_EV_REFER: calls fwd->target_uri (the Refer-To target)
+ * with fwd's headers, reports progress to the referrer (NOTIFY, message/sipfrag), re-bridges the
+ * caller to the target (a re-INVITE with the target's SDP: the caller needs no REFER support)
+ * and ends the agent's leg. SIP_EV_TRANSFERRED or SIP_EV_TRANSFER_FAILED follows.
+ */
+int sip_transfer(struct sip *sip, uint64_t call_id, const struct sip_forward *fwd);
+
 /* 180 Ringing to a caller whose call is still being routed (the loop is asking Salesforce). */
 int sip_ringing(struct sip *sip, uint64_t call_id);
 /* The response carries the standard reason phrase for status. */

@@ -34,6 +34,7 @@ enum sip_cmd_kind {
 	SIP_CMD_FORWARD = 1,
 	SIP_CMD_REJECT,
 	SIP_CMD_RINGING,
+	SIP_CMD_TRANSFER,
 	SIP_CMD_HANGUP,
 	SIP_CMD_STOP_ACCEPTING,
 	SIP_CMD_SHUTDOWN,
@@ -61,6 +62,7 @@ struct sip_leg {
 	struct sip_call *call;
 	nua_handle_t *nh; /* NULL once destroyed */
 	int is_caller;
+	int retired;    /* a former agent leg after a transfer: its end does not end the call */
 	int answered;   /* caller leg: we sent 2xx; agent leg: we got 2xx */
 	int terminated; /* nua reported the leg terminated */
 };
@@ -71,6 +73,8 @@ struct sip_call {
 	int ended;        /* SIP_EV_ENDED emitted */
 	struct sip_leg a; /* caller side */
 	struct sip_leg b; /* agent side; b.nh NULL until forwarded */
+	struct sip_leg c; /* transfer target while a transfer is under way */
+	struct sip_leg x; /* the agent leg a transfer replaced, until it is gone */
 	char *from_str;   /* caller's From without tag, for the agent leg */
 	char *pai;        /* caller's P-Asserted-Identity value */
 	char *sdp;        /* caller's offer, NULL for a late-offer INVITE */
@@ -81,6 +85,12 @@ struct sip_call {
 	su_timer_t *ring_timer; /* no answer by then: cancel, 480 */
 	char *rec_header;       /* watched on the agent leg; malloc'd or NULL */
 	char *rec_url;          /* last value seen, malloc'd */
+	/* transfer (REFER) */
+	enum { XFER_NONE = 0, XFER_ASKED, XFER_CALLING, XFER_REBRIDGING } xfer;
+	char *xfer_target;        /* Refer-To URI without its headers, malloc'd */
+	char *xfer_replaces;      /* Replaces value of an attended transfer, malloc'd or NULL */
+	sip_event_t *refer_event; /* in the referrer handle's home: for NOTIFY_REFER */
+	nua_handle_t *refer_nh;   /* the referrer (a reference we hold), NULL when none */
 	struct sip_call *hnext;
 };
 

@@ -49,6 +49,7 @@ setup_env() {
 	AGENT_PORT=$((base + 1))
 	CALLER_PORT=$((base + 2))
 	DEAD_PORT=$((base + 3))
+	TARGET_PORT=$((base + 4))
 }
 
 # Throw-away PKI: a CA, the emulator's server certificate for localhost/127.0.0.1, and the
@@ -165,6 +166,17 @@ sipp_agent() {
 		-timeout 60 "$@" >/dev/null 2>&1 </dev/null
 	AGENT_PID=$(pgrep -n -f "sipp -sf $SIPP_DIR/$sf -i 127.0.0.1 -p $AGENT_PORT")
 	[ -n "$AGENT_PID" ] && T_PIDS+=("$AGENT_PID")
+}
+
+# sipp_target SCENARIO [args]: background SIPp transfer target on TARGET_PORT; sets TARGET_PID.
+sipp_target() {
+	local sf=$1
+	shift
+	sipp -sf "$SIPP_DIR/$sf" -i 127.0.0.1 -p "$TARGET_PORT" -bg -nostdin \
+		-trace_logs -log_file "$T_DIR/target.log" -trace_err -error_file "$T_DIR/target.err" \
+		-timeout 60 "$@" >/dev/null 2>&1 </dev/null
+	TARGET_PID=$(pgrep -n -f "sipp -sf $SIPP_DIR/$sf -i 127.0.0.1 -p $TARGET_PORT")
+	[ -n "$TARGET_PID" ] && T_PIDS+=("$TARGET_PID")
 }
 
 # sipp_caller SCENARIO NUMBER [args]: foreground caller; returns SIPp's exit status.

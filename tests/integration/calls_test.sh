@@ -142,8 +142,9 @@ wait_for 1 10 records_closed 1
 check_eq cancel.records "$(rec 'length')" 1
 check_eq cancel.reason "$(rec '.[0].updates[0].body.disconnectReason | "\(.value)/\(.isError)"')" "CUSTOMER_DISCONNECT/false"
 check_eq cancel.no_accept_time "$(rec '.[0].updates[0].body | has("acceptTime")')" false
-wait_for 1 10 test -s "$T_DIR/agent.log" # agent saw the CANCEL through
-check_eq cancel.agent_leg_cancelled "$(kill -0 "$AGENT_PID" 2>/dev/null && echo running || echo done)" done
+agent_done() { ! kill -0 "$AGENT_PID" 2>/dev/null; }
+wait_for 1 10 agent_done # the agent leg saw the CANCEL through to its ACK
+check_eq cancel.agent_leg_cancelled "$(agent_done && echo done || echo running)" done
 
 # ---- unknown number: 404, nothing in Salesforce -----------------------------------------
 reset_case
