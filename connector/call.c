@@ -25,7 +25,7 @@ enum call_state {
 
 static const char *const state_names[] = {"routing", "ringing", "answered", "ended"};
 
-struct omni_timer;
+struct call_timer;
 
 struct call {
 	uint64_t sip_id;
@@ -39,10 +39,15 @@ struct call {
 	int n_holds;
 	int64_t hold_start_us; /* 0 = not on hold */
 	int64_t total_hold_us, longest_hold_us;
-	char *sip_call_id; /* the caller leg's, for the recording template */
-	char *rec_url;     /* named by the agent side (recording.header), malloc'd */
-	char to[32];       /* the dialled number, E.164 */
-	char caller[128];  /* END_USER participant (E.164 where it parses) */
+	char *sip_call_id;   /* the caller leg's, for the recording template */
+	char *rec_url;       /* named by the agent side (recording.header), malloc'd */
+	char *rep_url;       /* reported by the recorder through the local API, malloc'd */
+	long rep_duration_s; /* its duration, -1 when not given */
+	/* an ended call waiting for a recording report keeps how it ended */
+	const char *end_reason;
+	int end_is_error, end_status;
+	char to[32];      /* the dialled number, E.164 */
+	char caller[128]; /* END_USER participant (E.164 where it parses) */
 	/* callAttributes of the INVITE, kept for transfer legs: fields point into the config */
 	const char *attr_fields[32];
 	char *attr_values[32];
@@ -51,19 +56,20 @@ struct call {
 	char xfer_key[UUID_STR_LEN];   /* the target leg's vendorCallKey while a transfer runs */
 	char parent_key[UUID_STR_LEN]; /* the leg this one was transferred from, "" for the first */
 	/* routing */
-	int forwarded;                 /* the agent-leg INVITE was asked for */
-	int omni;                      /* this call asks Omni-Channel where to ring */
-	int omni_asked;                /* omniFlow sent */
-	int omni_routed;               /* omniFlow answered 2xx: routing exists to clear */
-	struct omni_timer *omni_timer; /* the routing deadline, NULL when none */
-	struct call *hnext;            /* by sip_id */
-	struct call *knext;            /* by key */
+	int forwarded;            /* the agent-leg INVITE was asked for */
+	int omni;                 /* this call asks Omni-Channel where to ring */
+	int omni_asked;           /* omniFlow sent */
+	int omni_routed;          /* omniFlow answered 2xx: routing exists to clear */
+	struct call_timer *timer; /* routing deadline or report wait, NULL when none */
+	struct call *hnext;       /* by sip_id */
+	struct call *knext;       /* by key */
 };
 
-struct omni_timer {
+struct call_timer {
 	uv_timer_t handle;
 	struct calls *calls;
 	uint64_t sip_id;
+	void (*fire)(struct calls *calls, struct call *call);
 };
 
 struct calls {
@@ -80,7 +86,7 @@ struct calls {
 	void *stopped_arg;
 };
 
-static void omni_timer_stop(struct call *call);
+static void call_timer_stop(struct call *call);
 
 /* ---- table --------------------------------------------------------------------------- */
 
@@ -135,9 +141,10 @@ call_remove(struct calls *calls, struct call *call)
 	}
 	free(call->sip_call_id);
 	free(call->rec_url);
+	free(call->rep_url);
 	for (size_t i = 0; i < call->n_attrs; i++)
 		free(call->attr_values[i]);
-	omni_timer_stop(call);
+	call_timer_stop(call);
 	free(call);
 	calls->n_active--;
 	if (calls->n_active == 0 && calls->idle_cb) {
@@ -402,7 +409,7 @@ forward_to(struct calls *calls, struct call *call, const char *target)
 	if (call->forwarded || call->state != CALL_ST_ROUTING || !calls->sip)
 		return;
 	call->forwarded = 1;
-	omni_timer_stop(call);
+	call_timer_stop(call);
 	snprintf(header, sizeof header, "X-Vendor-Call-Key: %s", call->key);
 	fwd = (struct sip_forward){.target_uri = target,
 	                           .extra_headers = headers,
@@ -507,14 +514,19 @@ omni_ask(struct calls *calls, struct call *call)
 		omni_fallback(calls, call, "cannot send omniFlow");
 }
 
+/*
+ * One timer per call at most (the routing deadline, then the wait for a recording report),
+ * allocated on its own so that freeing the call never waits for libuv's close callback. The
+ * timer finds its call by id: a call gone in between is simply not found.
+ */
 static void
-on_omni_deadline(uv_timer_t *t)
+on_call_timer(uv_timer_t *t)
 {
-	struct omni_timer *ot = t->data;
-	struct call *call = call_find(ot->calls, ot->sip_id);
+	struct call_timer *ct = t->data;
+	struct call *call = call_find(ct->calls, ct->sip_id);
 
-	if (call && !call->forwarded && call->state == CALL_ST_ROUTING)
-		omni_fallback(ot->calls, call, "Omni-Channel gave no usable answer in time");
+	if (call && call->timer == ct)
+		ct->fire(ct->calls, call);
 }
 
 static void
@@ -524,31 +536,40 @@ free_timer(uv_handle_t *h)
 }
 
 static void
-omni_timer_stop(struct call *call)
+call_timer_stop(struct call *call)
 {
-	if (!call->omni_timer)
+	if (!call->timer)
 		return;
-	uv_timer_stop(&call->omni_timer->handle);
-	uv_close((uv_handle_t *)&call->omni_timer->handle, free_timer);
-	call->omni_timer = NULL;
+	uv_timer_stop(&call->timer->handle);
+	uv_close((uv_handle_t *)&call->timer->handle, free_timer);
+	call->timer = NULL;
+}
+
+static int
+call_timer_start(struct calls *calls, struct call *call, long long ms,
+                 void (*fire)(struct calls *calls, struct call *call))
+{
+	struct call_timer *ct = calloc(1, sizeof *ct);
+
+	call_timer_stop(call);
+	if (!ct)
+		return -ENOMEM;
+	ct->calls = calls;
+	ct->sip_id = call->sip_id;
+	ct->fire = fire;
+	uv_timer_init(calls->loop, &ct->handle);
+	ct->handle.data = ct;
+	uv_timer_start(&ct->handle, on_call_timer, ms > 0 ? (uint64_t)ms : 0, 0);
+	call->timer = ct;
+	return 0;
 }
 
 static void
-omni_timer_start(struct calls *calls, struct call *call)
+on_omni_deadline(struct calls *calls, struct call *call)
 {
-	long long left = (long long)call->cc->omni_timeout_ms - ms_since_start(call);
-	struct omni_timer *ot = calloc(1, sizeof *ot);
-
-	if (!ot) {
-		omni_fallback(calls, call, "out of memory");
-		return;
-	}
-	ot->calls = calls;
-	ot->sip_id = call->sip_id;
-	uv_timer_init(calls->loop, &ot->handle);
-	ot->handle.data = ot;
-	uv_timer_start(&ot->handle, on_omni_deadline, left > 0 ? (uint64_t)left : 0, 0);
-	call->omni_timer = ot;
+	call_timer_stop(call);
+	if (!call->forwarded && call->state == CALL_ST_ROUTING)
+		omni_fallback(calls, call, "Omni-Channel gave no usable answer in time");
 }
 
 /* The call and its create are on disk: ring the agent side, or start asking Omni-Channel. */
@@ -565,7 +586,12 @@ after_durable(void *arg, uint64_t sip_id)
 		return;
 	}
 	sip_ringing(calls->sip, call->sip_id);
-	omni_timer_start(calls, call);
+	if (call_timer_start(calls, call,
+	                     (long long)call->cc->omni_timeout_ms - ms_since_start(call),
+	                     on_omni_deadline) < 0) {
+		omni_fallback(calls, call, "out of memory");
+		return;
+	}
 	if (call->voice_call_id[0])
 		omni_ask(calls, call);
 }
@@ -654,7 +680,8 @@ submit_close(struct calls *calls, struct call *call, int64_t end_us, const char 
 	u.total_hold_s = whole_seconds(call->total_hold_us);
 	/* a recording exists only for an answered call: the agent side's URL, else the template */
 	if (call->answer_us) {
-		const char *url = call->rec_url;
+		/* the agent side's header, else the recorder's report, else the template */
+		const char *url = call->rec_url ? call->rec_url : call->rep_url;
 		if (!url && call->cc->recording_url_template &&
 		    call_expand_template(call->cc->recording_url_template, call->key,
 		                         call->sip_call_id, call->start_us, rec, sizeof rec) == 0)
@@ -666,7 +693,9 @@ submit_close(struct calls *calls, struct call *call, int64_t end_us, const char 
 		} else if (url) {
 			int64_t talk = call->end_us - call->answer_us;
 			u.recording_location = url;
-			u.total_recording_s = whole_seconds(talk);
+			u.total_recording_s = url == call->rep_url && call->rep_duration_s >= 0
+			                              ? (int)call->rep_duration_s
+			                              : whole_seconds(talk);
 			u.agent_interaction_s = whole_seconds(talk - call->total_hold_us);
 		}
 	}
@@ -692,14 +721,38 @@ submit_close(struct calls *calls, struct call *call, int64_t end_us, const char 
 }
 
 static void
+on_report_deadline(struct calls *calls, struct call *call)
+{
+	call_timer_stop(call);
+	log_info(call->key, "call: no recording report within %u ms",
+	         call->cc->recording_report_wait_ms);
+	submit_close(calls, call, call->end_us, call->end_reason, call->end_is_error,
+	             call->end_status);
+	call_remove(calls, call);
+}
+
+/* 1 when the call can go now; 0 when it waits for a recorder's report (recording.report_wait_ms). */
+static int
 on_ended(struct calls *calls, struct call *call, const struct sip_event *ev)
 {
 	const char *reason;
 	int is_error;
 
 	call_enter_state(call, CALL_ST_ENDED);
+	call_timer_stop(call);
 	call_disconnect_reason(ev->cause, &reason, &is_error);
+	if (call->answer_us && !call->rec_url && !call->rep_url &&
+	    call->cc->recording_report_wait_ms > 0) {
+		call->end_us = ev->ts_us;
+		call->end_reason = reason;
+		call->end_is_error = is_error;
+		call->end_status = ev->status;
+		if (call_timer_start(calls, call, call->cc->recording_report_wait_ms,
+		                     on_report_deadline) == 0)
+			return 0;
+	}
 	submit_close(calls, call, ev->ts_us, reason, is_error, ev->status);
+	return 1;
 }
 
 /* ---- transfers ----------------------------------------------------------------------- */
@@ -831,8 +884,8 @@ calls_on_sip_event(struct sip_event *ev, void *arg)
 		hold_end(call, ev->ts_us);
 		break;
 	case SIP_EV_ENDED:
-		on_ended(calls, call, ev);
-		call_remove(calls, call);
+		if (on_ended(calls, call, ev))
+			call_remove(calls, call);
 		break;
 	default:
 		break;
@@ -858,7 +911,7 @@ calls_on_outbox_result(const struct outbox_result *res, void *arg)
 		call = calls ? call_find_key(calls, res->call_key) : NULL;
 		if (call) {
 			snprintf(call->voice_call_id, sizeof call->voice_call_id, "%s", id);
-			if (call->omni && call->omni_timer)
+			if (call->omni && !call->forwarded && call->timer)
 				omni_ask(calls, call);
 		}
 		free(id);
@@ -869,6 +922,47 @@ calls_on_outbox_result(const struct outbox_result *res, void *arg)
 			omni_fallback(calls, call, "the VoiceCall create was refused");
 	} else if (res->kind == OUTBOX_UPDATE && res->accepted) {
 		log_info(res->call_key, "salesforce: VoiceCall closed");
+	}
+}
+
+/* ---- reports from recorders ----------------------------------------------------------- */
+
+int
+calls_recording_report(struct calls *calls, const char *key, const char *url, long duration_s)
+{
+	struct call *call = call_find_key(calls, key);
+	char *copy;
+
+	if (!call)
+		return -ENOENT;
+	copy = strdup(url);
+	if (!copy)
+		return -ENOMEM;
+	free(call->rep_url);
+	call->rep_url = copy;
+	call->rep_duration_s = duration_s;
+	log_info(call->key, "call: the recorder reported the recording (%ld s)", duration_s);
+	if (call->state == CALL_ST_ENDED && call->timer) {
+		/* the closing update was waiting for this */
+		call_timer_stop(call);
+		submit_close(calls, call, call->end_us, call->end_reason, call->end_is_error,
+		             call->end_status);
+		call_remove(calls, call);
+	}
+	return 0;
+}
+
+void
+calls_flush(struct calls *calls)
+{
+	for (size_t i = 0; i < CALL_BUCKETS; i++) {
+		struct call *c = calls->buckets[i];
+		while (c) {
+			struct call *next = c->hnext;
+			if (c->state == CALL_ST_ENDED && c->timer)
+				on_report_deadline(calls, c);
+			c = next;
+		}
 	}
 }
 

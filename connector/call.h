@@ -26,6 +26,15 @@ void calls_on_sip_event(struct sip_event *ev, void *arg);
 /* outbox_result_cb: arg is the struct calls. */
 void calls_on_outbox_result(const struct outbox_result *res, void *arg);
 
+/*
+ * A recorder says where a call's recording is (the local API). The call may still be up, or
+ * over and waiting for this (recording.report_wait_ms). 0, or -ENOENT for an unknown key.
+ */
+int calls_recording_report(struct calls *calls, const char *key, const char *url, long duration_s);
+
+/* Sends the closing updates still waiting for a recording report (shutdown). */
+void calls_flush(struct calls *calls);
+
 size_t calls_active(const struct calls *calls);
 /* cb runs once no call is up (at once if none is). One waiter at a time. */
 void calls_when_idle(struct calls *calls, void (*cb)(void *arg), void *arg);

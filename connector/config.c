@@ -150,6 +150,15 @@ static const struct opt routing_opts[] = {
 static const struct opt recording_opts[] = {
         O_STRING("header", 0, NULL, CC_OFF(recording_header), cfg_check_header_name),
         O_STRING("url_template", 0, NULL, CC_OFF(recording_url_template), cfg_check_url_template),
+        O_UINT("report_wait_ms", 0, 0, 600000, CC_OFF(recording_report_wait_ms)),
+        {NULL},
+};
+
+static const struct opt http_opts[] = {
+        /* both optional in the table: "http" absent means no API; present, it needs a token
+         * (checked with the rules across keys) and listens on 127.0.0.1:8088 by default */
+        O_STRING("listen", 0, NULL, CFG_OFF(http_listen), cfg_check_listen_addr),
+        O_STRING("token", 0, NULL, CFG_OFF(http_token), cfg_check_token),
         {NULL},
 };
 
@@ -180,6 +189,7 @@ static const struct opt root_opts[] = {
         O_OBJECT("log", 0, log_opts),
         O_OBJECT("sip", REQ, sip_opts),
         O_OBJECT("store", REQ, store_opts),
+        O_OBJECT("http", 0, http_opts),
         O_OBJECTS("contact_centers", REQ | OPT_NONEMPTY, CFG_OFF(ccs), CFG_OFF(n_ccs),
                   struct cfg_contact_center, cc_opts),
         {NULL},
@@ -582,6 +592,25 @@ struct cfg_number_ref {
 	size_t pos;         /* index in that contact center's numbers */
 };
 
+/* "http" given without a token: refused (the recording route must not be open). */
+static int
+check_http(struct ctx *c, struct cfg *cfg)
+{
+	if (!cfg->http_listen && !cfg->http_token)
+		return 0;
+	if (!cfg->http_token) {
+		c->plen = 0;
+		path_append(c, "http.token");
+		return fail(c, -EINVAL, "required key is missing");
+	}
+	if (!cfg->http_listen) {
+		cfg->http_listen = strdup("127.0.0.1:8088");
+		if (!cfg->http_listen)
+			return fail(c, -ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
 static int
 check_unique_names(struct ctx *c, const struct cfg *cfg)
 {
@@ -715,6 +744,8 @@ cfg_load(const char *path, struct cfg **ret_cfg, char *err, size_t errlen)
 	rc = parse_object(&c, root, root_opts, cfg);
 	if (rc == 0)
 		rc = check_unique_names(&c, cfg);
+	if (rc == 0)
+		rc = check_http(&c, cfg);
 	if (rc == 0)
 		rc = index_numbers(&c, cfg);
 	if (rc < 0) {

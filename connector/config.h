@@ -48,6 +48,8 @@ struct cfg_contact_center {
 	/* "recording": where the closing update's recordingLocation comes from */
 	char *recording_header; /* SIP header the agent side carries the URL in; NULL = none */
 	char *recording_url_template; /* else this, expanded; NULL = no recording */
+	unsigned
+	        recording_report_wait_ms; /* wait this long after the call for a recorder's report */
 	/* "routing" */
 	enum cfg_routing_mode routing_mode;
 	char *omni_flow_dev_name;     /* flowDevName for omniFlow; NULL = none */
@@ -82,6 +84,10 @@ struct cfg {
 	char *store_path;
 	unsigned store_max_age_s; /* an operation older than this goes to the dead letters;
 	                             default 432000 (5 days) */
+
+	/* "http": the local API (health, recording reports); absent = not started */
+	char *http_listen; /* "127.0.0.1:8088" */
+	char *http_token;  /* bearer token of the recording route */
 
 	/* "contact_centers" */
 	struct cfg_contact_center *ccs;

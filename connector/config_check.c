@@ -547,3 +547,61 @@ cfg_check_routing_id(char *s, char *why, size_t whylen)
 			return why_bad(why, whylen, s, "an id of printable characters, no spaces");
 	return 0;
 }
+
+/* "127.0.0.1:8088" or "[::1]:8088": an address literal and a port (the API binds exactly it). */
+int
+cfg_check_listen_addr(char *s, char *why, size_t whylen)
+{
+	char host[64];
+	const char *port;
+	size_t n;
+	unsigned char buf[16];
+
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+		if (!end || end[1] != ':')
+			return why_bad(why, whylen, s, "an address and port, e.g. \"[::1]:8088\"");
+		n = (size_t)(end - s - 1);
+		port = end + 2;
+		if (n == 0 || n >= sizeof host)
+			return why_bad(why, whylen, s, "an IPv6 address in brackets");
+		memcpy(host, s + 1, n);
+		host[n] = '\0';
+		if (inet_pton(AF_INET6, host, buf) != 1)
+			return why_bad(why, whylen, s, "an IPv6 address in brackets");
+	} else {
+		const char *colon = strrchr(s, ':');
+		if (!colon)
+			return why_bad(why, whylen, s,
+			               "an address and port, e.g. \"127.0.0.1:8088\"");
+		n = (size_t)(colon - s);
+		port = colon + 1;
+		if (n == 0 || n >= sizeof host)
+			return why_bad(why, whylen, s, "an IPv4 address and a port");
+		memcpy(host, s, n);
+		host[n] = '\0';
+		if (inet_pton(AF_INET, host, buf) != 1)
+			return why_bad(why, whylen, s, "an IPv4 address (a literal, not a name)");
+	}
+	if (port_len(port) == 0 || port[port_len(port)] != '\0')
+		return why_bad(why, whylen, s, "an address with a port from 1 to 65535");
+	return 0;
+}
+
+/* A bearer token: 16 to 256 characters of A-Z a-z 0-9 - . _ ~ + / and trailing '='. */
+int
+cfg_check_token(char *s, char *why, size_t whylen)
+{
+	size_t n = strlen(s), i;
+
+	if (n < 16 || n > 256)
+		return why_bad(why, whylen, "(not shown)", "a token of 16 to 256 characters");
+	for (i = 0; i < n && (is_alnum(s[i]) || strchr("-._~+/", s[i])); i++)
+		;
+	while (i < n && s[i] == '=')
+		i++;
+	if (i != n)
+		return why_bad(why, whylen, "(not shown)",
+		               "a token of A-Z a-z 0-9 - . _ ~ + / (and trailing =)");
+	return 0;
+}

@@ -33,5 +33,7 @@ int cfg_check_field_name(char *s, char *why, size_t whylen);
 int cfg_check_provider_name(char *s, char *why, size_t whylen);
 int cfg_check_url_template(char *s, char *why, size_t whylen);
 int cfg_check_routing_id(char *s, char *why, size_t whylen);
+int cfg_check_listen_addr(char *s, char *why, size_t whylen);
+int cfg_check_token(char *s, char *why, size_t whylen);
 
 #endif

@@ -23,6 +23,7 @@
 #include "connector/notify.h"
 #include "connector/outbox.h"
 #include "connector/store.h"
+#include "scv/api.h"
 #include "scv/http.h"
 #include "sip/sip.h"
 
@@ -44,7 +45,8 @@ struct app {
 	struct calls *calls;
 	struct sip *sip;
 	struct store *store;
-	int lock; /* held on the store for the process's life */
+	struct scv_api *api; /* the local HTTP API, NULL when not configured */
+	int lock;            /* held on the store for the process's life */
 	uv_timer_t status_timer;
 	int store_ok; /* last reported */
 	enum phase phase;
@@ -87,6 +89,8 @@ on_sip_stopped(void *arg)
 	sip_free(app->sip);
 	app->sip = NULL;
 	calls_set_sip(app->calls, NULL);
+	/* closing updates still waiting for a recorder's report go now */
+	calls_flush(app->calls);
 	start_drain(app);
 }
 
@@ -149,6 +153,10 @@ start_close(struct app *app)
 {
 	app->phase = PHASE_CLOSING;
 	uv_timer_stop(&app->timer);
+	if (app->api) {
+		scv_api_close(app->api, NULL, NULL);
+		app->api = NULL;
+	}
 	scv_http_close(app->http, on_http_closed, app);
 }
 
@@ -195,6 +203,31 @@ capture_list(const struct cfg *cfg, size_t *ret_n)
 	}
 	*ret_n = n;
 	return list;
+}
+
+/* The local API's readiness: the store takes writes (or operations are at risk). */
+static int
+api_ready(char *reason, size_t len, void *arg)
+{
+	struct app *app = arg;
+
+	if (app->outbox && !outbox_store_ok(app->outbox)) {
+		snprintf(reason, len, "the store cannot be written; operations are held in memory");
+		return 1;
+	}
+	if (app->phase != PHASE_RUNNING) {
+		snprintf(reason, len, "shutting down");
+		return 1;
+	}
+	return 0;
+}
+
+static int
+api_recording(const char *key, const char *url, long duration_s, void *arg)
+{
+	struct app *app = arg;
+
+	return calls_recording_report(app->calls, key, url, duration_s);
 }
 
 /* Readiness: `systemctl status` shows whether the store takes writes. */
@@ -294,6 +327,25 @@ run(struct cfg *cfg)
 	uv_signal_start(&app.sigint, on_signal, SIGINT);
 
 	uv_timer_start(&app.status_timer, on_status_timer, 1000, 1000);
+
+	if (cfg->http_token) {
+		static const struct scv_api_ops ops = {.ready = api_ready,
+		                                       .on_recording = api_recording};
+		r = scv_api_start(&app.loop, cfg->http_listen, cfg->http_token, &ops, &app,
+		                  &app.api, err, sizeof err);
+		if (r < 0) {
+			log_err(NULL, "startup: local API on %s: %s", cfg->http_listen, err);
+			sip_shutdown(app.sip);
+			app.phase = PHASE_SIP_STOP;
+			uv_run(&app.loop, UV_RUN_DEFAULT);
+			calls_free(app.calls);
+			store_close(app.store);
+			lockfile_release(app.lock);
+			uv_loop_close(&app.loop);
+			return r;
+		}
+		log_info(NULL, "local API on http://%s", cfg->http_listen);
+	}
 
 	log_info(NULL, "scvbridge %s: SIP on %s, %zu contact center(s)", SCVB_VERSION,
 	         cfg->sip_listen, cfg->n_ccs);

@@ -50,6 +50,7 @@ setup_env() {
 	CALLER_PORT=$((base + 2))
 	DEAD_PORT=$((base + 3))
 	TARGET_PORT=$((base + 4))
+	API_PORT=$((base + 5))
 }
 
 # Throw-away PKI: a CA, the emulator's server certificate for localhost/127.0.0.1, and the

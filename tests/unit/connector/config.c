@@ -1191,6 +1191,48 @@ TEST(free_null)
 	CHECK(1);
 }
 
+static json_t *
+with_http(json_t *http)
+{
+	json_t *j = minimal_config();
+
+	json_object_set_new(j, "http", http);
+	return j;
+}
+
+TEST(http_api)
+{
+	struct cfg *cfg = NULL;
+	char err[512];
+
+	/* absent: no API */
+	REQUIRE(load_json(minimal_config(), &cfg, err, sizeof err) == 0);
+	CHECK(cfg->http_listen == NULL && cfg->http_token == NULL);
+	cfg_free(cfg);
+	/* a token alone: the default loopback listener */
+	REQUIRE(load_json(with_http(json_pack("{s:s}", "token", "0123456789abcdef0123")), &cfg, err,
+	                  sizeof err) == 0);
+	CHECK_STR(cfg->http_listen, "127.0.0.1:8088");
+	cfg_free(cfg);
+	REQUIRE(load_json(with_http(json_pack("{s:s,s:s}", "listen", "[::1]:9000", "token",
+	                                      "c2VjcmV0LXRva2VuLTEyMzQ1Ng==")),
+	                  &cfg, err, sizeof err) == 0);
+	CHECK_STR(cfg->http_listen, "[::1]:9000");
+	cfg_free(cfg);
+	REFUSED(with_http(json_pack("{s:s}", "listen", "127.0.0.1:8088")),
+	        "http.token: required key is missing");
+	REFUSED_PREFIX(with_http(json_pack("{s:s}", "token", "short")), "http.token: ");
+	REFUSED_PREFIX(with_http(json_pack("{s:s,s:s}", "token", "0123456789abcdef0123", "listen",
+	                                   "localhost:8088")),
+	               "http.listen: ");
+	REFUSED_PREFIX(with_http(json_pack("{s:s,s:s}", "token", "0123456789abcdef0123", "listen",
+	                                   "127.0.0.1:99999")),
+	               "http.listen: ");
+	/* the token is never quoted back in a message */
+	REFUSED_PREFIX(with_http(json_pack("{s:s}", "token", "has spaces in it, not a token")),
+	               "http.token: \"(not shown)\" is not a token");
+}
+
 int
 main(void)
 {
@@ -1225,6 +1267,7 @@ main(void)
 	RUN(find_number_many);
 	RUN(find_number_hand_built);
 	RUN(free_null);
+	RUN(http_api);
 	teardown();
 	return test_summary();
 }

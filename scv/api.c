@@ -1,0 +1,1302 @@
+/*
+ * The local HTTP API (see api.h): a libwebsockets server vhost on the daemon's libuv loop, which
+ * lws drives as a foreign loop, with lws "raw" sockets under a small HTTP/1.1 layer of our own.
+ *
+ * Why raw sockets and not lws's HTTP server, as found in lws 4.1.6 (Debian 12):
+ *  - Its HTTP server answers an "Upgrade:" that is neither websocket nor h2c with 403, frees
+ *    the request's headers and then reads them again (NN-2025-0102, fixed in lws 4.3.7; the
+ *    code is in 4.1.6's lib/roles/http/server/server.c): any local process could crash the
+ *    daemon with one header. Raw sockets never reach that code.
+ *  - Owning the parser gives exact bounds (head, header count, body), exact answers (413,
+ *    431, 505...) and keep-alive with pipelining under our own timeouts.
+ *
+ * What this file relies on or works around in lws 4.1.6, server side, on a foreign loop:
+ *  - An IPv4 address needs LWS_SERVER_OPTION_DISABLE_IPV6 on the vhost. Without it lws makes
+ *    an IPv6 socket and its fallback inet_pton(AF_INET) writes the address where an IPv6
+ *    sockaddr keeps its flow label, so "127.0.0.1" listens on [::], every interface (seen).
+ *  - A failed bind reports no errno, and without LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND a
+ *    failure other than EADDRINUSE still makes the vhost, with no listener and no error
+ *    (seen with an address not on the host): hence that option, and a probe bind of ours
+ *    first, which gives the errno and the reason.
+ *  - On a raw socket, a read that returns EOF closes the connection at once, even with an
+ *    answer still to write; a close discards what lws still buffers for writing, and closes
+ *    without shutdown(). So reading pauses (rx flow control) while an answer is out (without
+ *    it, a client that sends its requests then shuts its side gets no answer: seen), and a
+ *    connection that must close does so only once its answer has left, with a lingering close
+ *    as nginx does: shutdown(SHUT_WR), then input read and dropped until EOF or linger_ms, so
+ *    that input left unread (a refused body) does not turn the close into a reset, which a
+ *    client still sending can meet before it reads the answer.
+ *  - lws_set_timeout_us() is in the headers but not exported by Debian's libwebsockets.so.17,
+ *    and lws_set_timer_usecs() takes LWS_SET_TIMER_USEC_CANCEL as "fire now" (seen): the
+ *    deadlines here are lws_set_timer_usecs(), re-armed and never cancelled, and
+ *    LWS_CALLBACK_TIMER checks our own deadline.
+ *  - Returning non-zero from LWS_CALLBACK_FILTER_NETWORK_CONNECTION closes an accepted socket
+ *    before lws adopts it: that is where the connection limit is kept.
+ *  - lws_create_context() sets SIGPIPE to ignored, process-wide (lws writes with MSG_NOSIGNAL
+ *    anyway); on a foreign loop it starts no signal watcher. With EXPLICIT_VHOSTS it makes no
+ *    default vhost, so this vhost's listener is its only one.
+ *  - The teardown is the HTTPS client's (http_sock.c): lws_context_destroy() once, the loop
+ *    runs until lws's handles are closed, then lws_context_destroy() again, which frees it.
+ *    Neither call may be made from inside an lws callback, so both run from our timer.
+ *
+ * Everything runs on the loop thread. lws calls on_lws() from inside its service; a callback
+ * of the user's (ready, on_recording) runs there too, and may call scv_api_close(), which only
+ * starts the timer that tears down.
+ */
+#include "scv/api.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "connector/log.h"
+
+#define PROTOCOL_NAME "scvbridge-api"
+#define MAX_HEAD      8192 /* request line and header fields */
+#define MAX_HEADERS   64
+#define MAX_TOKEN     1024
+#define RX_CHUNK      4096 /* lws's read buffer: one RAW_RX brings at most this much */
+#define IN_CAP        (MAX_HEAD + SCV_API_MAX_BODY + RX_CHUNK)
+#define OUT_CAP       2048  /* one answer: head and a small JSON body */
+#define DRAIN_MS      500   /* on close, longest wait for answers being written */
+#define TEARDOWN_MS   2000  /* longest wait for libwebsockets to close its handles */
+#define AUTH_LOG_MS   60000 /* at most one warning a minute about refusals */
+/* input dropped after the last answer, at most */
+#define LINGER_MAX_BYTES (1024 * 1024)
+/* lws's fd table: the listener, its wake-up pipe, the connections */
+#define FD_LIMIT (SCV_API_MAX_CONNS + 16)
+
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
+#define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
+
+/* Deadlines, in ms; not const so that a test can shorten them. */
+static unsigned idle_ms = 30000;    /* no request begun since the last answer */
+static unsigned request_ms = 10000; /* a request's whole head and body; reading an answer */
+static unsigned linger_ms = 2000;   /* the peer's EOF after our last answer */
+
+struct req {
+	char method[17];
+	int http10;
+	char *target;        /* NUL-terminated, in the connection's input buffer */
+	char *authorization; /* likewise; NULL when absent */
+	long content_length; /* 0 when absent; SCV_API_MAX_BODY + 1 for anything larger */
+	int has_length, has_host, has_te;
+	int close; /* Connection: close, or HTTP/1.0 */
+	int expect_continue;
+};
+
+enum conn_state {
+	CONN_HEAD,   /* waiting for a request head (idle when nothing has come) */
+	CONN_BODY,   /* waiting for its body */
+	CONN_WRITE,  /* an answer is being written; reading is paused */
+	CONN_LINGER, /* the last answer is out and our side shut: input dropped until EOF */
+};
+
+static const char *const state_names[] = {"head", "body", "write", "linger"};
+
+struct conn {
+	struct conn *prev, *next;
+	struct scv_api *api;
+	struct lws *wsi;
+	unsigned id;
+	enum conn_state state;
+	int rx_paused;
+	int interim;     /* the answer being written is a 100 Continue */
+	int close_after; /* close once the answer is out */
+	uint64_t deadline;
+	size_t head_len;
+	size_t lingered;
+	struct req req;
+	size_t out_len;
+	size_t in_len;
+	unsigned char out[LWS_PRE + OUT_CAP];
+	char in[IN_CAP];
+};
+
+struct scv_api {
+	uv_loop_t *loop;
+	struct lws_context *lws; /* NULL once libwebsockets has freed it */
+	uv_timer_t timer;        /* the teardown */
+	struct scv_api_ops ops;
+	void *arg;
+	unsigned char token_hash[32]; /* SHA-256 of the bearer token; the token is not kept */
+	int port;
+	char host[INET6_ADDRSTRLEN]; /* lws keeps a pointer to it */
+	char where[INET6_ADDRSTRLEN + 8];
+	struct conn *conns;
+	unsigned n_conns, next_id;
+	int closing, destroying;
+	int abandoned; /* lws kept handles past TEARDOWN_MS: what they may name is kept too */
+	uint64_t drain_deadline, teardown_deadline;
+	uint64_t auth_logged_at;
+	unsigned auth_quiet, busy_quiet;
+	uint64_t busy_logged_at;
+	void (*done_cb)(void *arg);
+	void *done_arg;
+};
+
+static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                  size_t len);
+
+static const struct lws_protocols protocols[] = {
+        {PROTOCOL_NAME, on_lws, 0, RX_CHUNK, 0, NULL, 0},
+        {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static uint64_t
+now_ms(void)
+{
+	return uv_hrtime() / 1000000;
+}
+
+/* lws's errors and warnings, one line each, into our log. lws never sees the token. */
+static void
+log_lws(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+		n--;
+	if (level & LLL_ERR)
+		log_err(NULL, "libwebsockets: %.*s", (int)n, line);
+	else
+		log_warn(NULL, "libwebsockets: %.*s", (int)n, line);
+}
+
+/* ---- JSON and HTTP text ---- */
+
+/* s as the inside of a JSON string, cut to fit cap (>= 8): quotes, backslashes and control
+ * characters escaped, bytes outside ASCII as '?' (a cut never splits a sequence). */
+static void
+json_escape(char *out, size_t cap, const char *s)
+{
+	size_t n = 0;
+
+	for (; *s && n + 7 < cap; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\') {
+			out[n++] = '\\';
+			out[n++] = (char)ch;
+		} else if (ch < 0x20 || ch == 0x7f) {
+			n += (size_t)snprintf(out + n, cap - n, "\\u%04x", ch);
+		} else {
+			out[n++] = ch < 0x80 ? (char)ch : '?';
+		}
+	}
+	out[n] = '\0';
+}
+
+static const struct {
+	int status;
+	const char *text;
+} status_texts[] = {
+        {100, "Continue"},
+        {200, "OK"},
+        {202, "Accepted"},
+        {400, "Bad Request"},
+        {401, "Unauthorized"},
+        {404, "Not Found"},
+        {405, "Method Not Allowed"},
+        {411, "Length Required"},
+        {413, "Content Too Large"},
+        {414, "URI Too Long"},
+        {417, "Expectation Failed"},
+        {431, "Request Header Fields Too Large"},
+        {500, "Internal Server Error"},
+        {503, "Service Unavailable"},
+        {505, "HTTP Version Not Supported"},
+};
+
+static const char *
+status_text(int status)
+{
+	for (size_t i = 0; i < sizeof status_texts / sizeof status_texts[0]; i++)
+		if (status_texts[i].status == status)
+			return status_texts[i].text;
+	return "Error";
+}
+
+static int
+is_tchar(unsigned char ch)
+{
+	return isalnum(ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* The length of the request head at the start of buf (through its empty line), or 0. */
+static size_t
+head_end(const char *buf, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (buf[i] != '\n')
+			continue;
+		if (buf[i + 1] == '\n')
+			return i + 2;
+		if (buf[i + 1] == '\r' && i + 2 < len && buf[i + 2] == '\n')
+			return i + 3;
+	}
+	return 0;
+}
+
+/* The next line at *p (each ends with LF, maybe after CR), NUL-terminated in place. */
+static char *
+take_line(char **p)
+{
+	char *line = *p, *lf = strchr(line, '\n');
+
+	*lf = '\0';
+	*p = lf + 1;
+	if (lf > line && lf[-1] == '\r')
+		lf[-1] = '\0';
+	return line;
+}
+
+/* Whether s holds a control character (other than HT) or DEL. */
+static int
+has_ctl(const char *s)
+{
+	for (; *s; s++)
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+/* Fills q from one header field; 0 or the status to answer with, and why. */
+static int
+parse_field(struct req *q, const char *name, char *value, const char **ret_why)
+{
+	if (!strcasecmp(name, "Content-Length")) {
+		size_t n = strspn(value, "0123456789");
+
+		if (q->has_length++ || n == 0 || value[n]) {
+			*ret_why = "bad or repeated Content-Length";
+			return 400;
+		}
+		q->content_length = n > 9 ? SCV_API_MAX_BODY + 1 : strtol(value, NULL, 10);
+		if (q->content_length > SCV_API_MAX_BODY)
+			q->content_length = SCV_API_MAX_BODY + 1;
+	} else if (!strcasecmp(name, "Transfer-Encoding")) {
+		q->has_te = 1;
+	} else if (!strcasecmp(name, "Host")) {
+		if (q->has_host++) {
+			*ret_why = "repeated Host";
+			return 400;
+		}
+	} else if (!strcasecmp(name, "Authorization")) {
+		if (q->authorization) {
+			*ret_why = "repeated Authorization";
+			return 400;
+		}
+		q->authorization = value;
+	} else if (!strcasecmp(name, "Expect")) {
+		if (strcasecmp(value, "100-continue")) {
+			*ret_why = "only Expect: 100-continue is understood";
+			return 417;
+		}
+		q->expect_continue = 1;
+	} else if (!strcasecmp(name, "Connection")) {
+		for (char *t = value; *t;) {
+			size_t n = strcspn(t, ",");
+
+			while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+				n--;
+			if (n == 5 && !strncasecmp(t, "close", 5))
+				q->close = 1;
+			t += strcspn(t, ",");
+			t += strspn(t, ", \t");
+		}
+	}
+	return 0;
+}
+
+/*
+ * Parses the request head buf[0..len), which ends with its empty line, into q; what q points
+ * to stays in buf, NUL-terminated in place. Returns 0, or the status to answer with and why.
+ */
+static int
+parse_head(char *buf, size_t len, struct req *q, const char **ret_why)
+{
+	char *p = buf, *line, *sp, *version;
+	unsigned n_fields = 0;
+	int status;
+
+	memset(q, 0, sizeof *q);
+	if (memchr(buf, '\0', len)) { /* then every line ends with an LF before len */
+		*ret_why = "NUL in the request head";
+		return 400;
+	}
+	line = take_line(&p);
+	sp = strchr(line, ' ');
+	if (!sp || has_ctl(line) || (size_t)(sp - line) >= sizeof q->method || sp == line) {
+		*ret_why = "malformed request line";
+		return 400;
+	}
+	*sp = '\0';
+	for (const char *m = line; *m; m++)
+		if (!is_tchar((unsigned char)*m)) {
+			*ret_why = "malformed request line";
+			return 400;
+		}
+	memcpy(q->method, line, (size_t)(sp - line) + 1);
+	q->target = sp + 1;
+	sp = strchr(q->target, ' ');
+	if (!sp || q->target[0] != '/') {
+		*ret_why = "malformed request line (the target must be a path)";
+		return 400;
+	}
+	*sp = '\0';
+	for (const char *t = q->target; *t; t++)
+		if ((unsigned char)*t <= 0x20 || (unsigned char)*t >= 0x7f) {
+			*ret_why = "malformed request target";
+			return 400;
+		}
+	version = sp + 1;
+	if (!strcmp(version, "HTTP/1.0")) {
+		q->http10 = 1;
+		q->close = 1; /* no keep-alive for HTTP/1.0 */
+	} else if (strcmp(version, "HTTP/1.1")) {
+		*ret_why = "HTTP/1.1 or HTTP/1.0 only";
+		return strncmp(version, "HTTP/", 5) ? 400 : 505;
+	}
+
+	while (*(line = take_line(&p))) {
+		char *colon, *value, *end;
+
+		if (++n_fields > MAX_HEADERS) {
+			*ret_why = "more than " STR(MAX_HEADERS) " header fields";
+			return 431;
+		}
+		colon = strchr(line, ':');
+		if (*line == ' ' || *line == '\t' || !colon || colon == line || has_ctl(line)) {
+			*ret_why = "malformed header field";
+			return 400;
+		}
+		*colon = '\0';
+		for (const char *n = line; *n; n++)
+			if (!is_tchar((unsigned char)*n)) {
+				*ret_why = "malformed header field";
+				return 400;
+			}
+		value = colon + 1 + strspn(colon + 1, " \t");
+		end = value + strlen(value);
+		while (end > value && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		status = parse_field(q, line, value, ret_why);
+		if (status)
+			return status;
+	}
+	if (!q->has_host && !q->http10) {
+		*ret_why = "no Host header field";
+		return 400;
+	}
+	if (q->has_te) {
+		*ret_why = "a Content-Length is required (no Transfer-Encoding)";
+		return 411;
+	}
+	return 0;
+}
+
+/* ---- connections ---- */
+
+static void
+conn_enter_state(struct conn *c, enum conn_state state)
+{
+	if (c->state != state)
+		log_debug(NULL, "api: connection %u: %s -> %s", c->id, state_names[c->state],
+		          state_names[state]);
+	c->state = state;
+}
+
+/* Sets c's deadline ms from now; lws calls back (LWS_CALLBACK_TIMER) then. */
+static void
+arm(struct conn *c, unsigned ms)
+{
+	c->deadline = now_ms() + ms;
+	lws_set_timer_usecs(c->wsi, (lws_usec_t)ms * 1000);
+}
+
+static void
+rx_enable(struct conn *c, int on)
+{
+	if (c->rx_paused != !on) {
+		c->rx_paused = !on;
+		lws_rx_flow_control(c->wsi, on); /* applied when the lws callback returns */
+	}
+}
+
+/* Drops n bytes from the front of c's input, which stays NUL-terminated. */
+static void
+consume(struct conn *c, size_t n)
+{
+	memmove(c->in, c->in + n, c->in_len - n);
+	c->in_len -= n;
+	c->in[c->in_len] = '\0';
+}
+
+/*
+ * Queues the answer to c's request (extra: more header lines, each ending CRLF) and pauses
+ * reading until it is out. The connection closes afterwards when asked to, or when the
+ * request's body has not been read.
+ */
+static void
+respond(struct conn *c, int status, const char *extra, const char *body)
+{
+	char *o = (char *)c->out + LWS_PRE;
+	int n;
+
+	if (c->req.close || c->api->closing ||
+	    (c->state == CONN_BODY && c->in_len - c->head_len < (size_t)c->req.content_length))
+		c->close_after = 1;
+	n = snprintf(o, OUT_CAP,
+	             "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+	             "Cache-Control: no-store\r\n%s%s\r\n%s",
+	             status, status_text(status), strlen(body), extra ? extra : "",
+	             c->close_after ? "Connection: close\r\n" : "",
+	             strcmp(c->req.method, "HEAD") ? body : "");
+	if (n < 0 || n >= OUT_CAP) { /* bodies are bounded: cannot happen */
+		c->close_after = 1;
+		n = snprintf(o, OUT_CAP,
+		             "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0"
+		             "\r\nConnection: close\r\n\r\n");
+	}
+	c->out_len = (size_t)n;
+	log_debug(NULL, "api: connection %u: %s %.200s -> %d", c->id,
+	          c->req.method[0] ? c->req.method : "-", c->req.target ? c->req.target : "-",
+	          status);
+	conn_enter_state(c, CONN_WRITE);
+	rx_enable(c, 0);
+	arm(c, request_ms);
+	lws_callback_on_writable(c->wsi);
+}
+
+static void
+respond_error(struct conn *c, int status, const char *extra, const char *why)
+{
+	char esc[512], body[600];
+
+	json_escape(esc, sizeof esc, why);
+	snprintf(body, sizeof body, "{\"error\":\"%s\"}", esc);
+	respond(c, status, extra, body);
+}
+
+/* An answer after which nothing more of this connection's input can be trusted. */
+static void
+respond_fatal(struct conn *c, int status, const char *why)
+{
+	c->close_after = 1;
+	respond_error(c, status, NULL, why);
+}
+
+/* ---- routes ---- */
+
+static void
+log_auth_failure(struct scv_api *api, int wrong)
+{
+	uint64_t now = now_ms();
+
+	if (api->auth_logged_at && now - api->auth_logged_at < AUTH_LOG_MS) {
+		api->auth_quiet++;
+		return;
+	}
+	if (api->auth_quiet)
+		log_warn(NULL, "api: refused a request with %s bearer token (and %u more in %d s)",
+		         wrong ? "a wrong" : "no", api->auth_quiet, AUTH_LOG_MS / 1000);
+	else
+		log_warn(NULL, "api: refused a request with %s bearer token",
+		         wrong ? "a wrong" : "no");
+	api->auth_logged_at = now;
+	api->auth_quiet = 0;
+}
+
+/* 0 when value is "Bearer <the token>"; 1 when no bearer token; 2 when a wrong one. */
+static int
+check_bearer(const struct scv_api *api, const char *value)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	const char *tok;
+
+	if (!value || strncasecmp(value, "Bearer", 6) || (value[6] != ' ' && value[6] != '\t'))
+		return 1;
+	tok = value + 6 + strspn(value + 6, " \t");
+	if (!*tok)
+		return 1;
+	/* digests of equal size, compared in constant time: nothing about the token leaks */
+	if (EVP_Digest(tok, strlen(tok), md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != sizeof api->token_hash)
+		return 2;
+	return CRYPTO_memcmp(md, api->token_hash, sizeof api->token_hash) ? 2 : 0;
+}
+
+/* Why url cannot be a recording location, or NULL when it can. */
+static const char *
+check_url(const char *u, size_t len)
+{
+	size_t chars = 0;
+	const char *rest;
+
+	for (size_t i = 0; i < len; i++)
+		chars += ((unsigned char)u[i] & 0xc0) != 0x80;
+	if (chars > SCV_API_MAX_URL)
+		return "url: longer than " STR(SCV_API_MAX_URL) " characters";
+	if (!strncasecmp(u, "https://", 8))
+		rest = u + 8;
+	else if (!strncasecmp(u, "http://", 7))
+		rest = u + 7;
+	else
+		return "url: expected an http:// or https:// URL";
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)u[i] <= 0x20 || (unsigned char)u[i] >= 0x7f)
+			return "url: spaces, control and non-ASCII characters must be "
+			       "percent-encoded";
+	if (strcspn(rest, "/?#") == 0)
+		return "url: no host";
+	return NULL;
+}
+
+/* POST /v1/calls/{key}/recording, once its body is in and the token checked. */
+static void
+recording(struct conn *c, const char *key)
+{
+	struct scv_api *api = c->api;
+	const char *why = NULL, *field, *url;
+	char msg[256];
+	json_error_t jerr;
+	json_t *root, *v;
+	long duration = -1;
+	int rc;
+
+	root = json_loadb(c->in + c->head_len, (size_t)c->req.content_length,
+	                  JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		snprintf(msg, sizeof msg, "body: not valid JSON (line %d, column %d: %s)",
+		         jerr.line, jerr.column, jerr.text);
+		respond_error(c, 400, NULL, msg);
+		return;
+	}
+	if (!json_is_object(root)) {
+		why = "body: expected a JSON object";
+		goto out_bad;
+	}
+	for (void *it = json_object_iter(root); it; it = json_object_iter_next(root, it)) {
+		field = json_object_iter_key(it);
+		if (strcmp(field, "url") && strcmp(field, "duration")) {
+			snprintf(msg, sizeof msg, "%.64s: unknown field", field);
+			why = msg;
+			goto out_bad;
+		}
+	}
+	v = json_object_get(root, "url");
+	if (!v) {
+		why = "url: required";
+		goto out_bad;
+	}
+	if (!json_is_string(v)) {
+		why = "url: expected a string";
+		goto out_bad;
+	}
+	url = json_string_value(v);
+	why = check_url(url, json_string_length(v));
+	if (why)
+		goto out_bad;
+	v = json_object_get(root, "duration");
+	if (v && !json_is_null(v)) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > INT32_MAX) {
+			why = "duration: expected a whole number of seconds, 0 or more";
+			goto out_bad;
+		}
+		duration = (long)json_integer_value(v);
+	}
+
+	rc = api->ops.on_recording(key, url, duration, api->arg);
+	json_decref(root);
+	log_debug(key, "api: recording %s (%ld s): %d", rc == 0 ? "accepted" : "refused", duration,
+	          rc);
+	if (rc == 0)
+		respond(c, 202, NULL, "{\"status\":\"accepted\"}");
+	else if (rc == -ENOENT)
+		respond_error(c, 404, NULL, "unknown call");
+	else
+		respond_error(c, 500, NULL, "internal error");
+	return;
+
+out_bad:
+	respond_error(c, 400, NULL, why);
+	json_decref(root);
+}
+
+/* The vendorCallKey of a recording path, copied into key (SCV_API_MAX_KEY + 1); 1 when path
+ * has that shape, -1 when it has but the key is bad, 0 otherwise. */
+static int
+recording_key(const char *path, char *key)
+{
+	static const char pre[] = "/v1/calls/", suf[] = "/recording";
+	size_t n = strlen(path), kl;
+	const char *k = path + sizeof pre - 1;
+
+	if (n < sizeof pre - 1 + sizeof suf - 1 || strncmp(path, pre, sizeof pre - 1) ||
+	    strcmp(path + n - (sizeof suf - 1), suf))
+		return 0;
+	kl = n - (sizeof pre - 1) - (sizeof suf - 1);
+	if (memchr(k, '/', kl))
+		return 0;
+	if (kl == 0 || kl > SCV_API_MAX_KEY)
+		return -1;
+	for (size_t i = 0; i < kl; i++)
+		if (!isalnum((unsigned char)k[i]) && k[i] != '-')
+			return -1;
+	memcpy(key, k, kl);
+	key[kl] = '\0';
+	return 1;
+}
+
+static const char bad_key[] =
+        "vendorCallKey: expected 1 to " STR(SCV_API_MAX_KEY) " characters of A-Z, a-z, 0-9 and -";
+
+/*
+ * Answers c's request. With body_ready 0 (before a 100 Continue) it only makes the checks
+ * that need no body, and returns 0 when they pass without answering; otherwise it answers
+ * and returns 1.
+ */
+static int
+route(struct conn *c, int body_ready)
+{
+	struct scv_api *api = c->api;
+	const char *m = c->req.method;
+	int get = !strcmp(m, "GET") || !strcmp(m, "HEAD"), auth, k;
+	char *path = c->req.target, key[SCV_API_MAX_KEY + 1];
+
+	path[strcspn(path, "?")] = '\0'; /* the query, if any, is ignored */
+	if (api->closing) {
+		respond_fatal(c, 503, "shutting down");
+		return 1;
+	}
+	if (!strcmp(path, "/livez") || !strcmp(path, "/readyz")) {
+		char reason[SCV_API_MAX_REASON + 1] = "", esc[SCV_API_MAX_REASON + 64], body[400];
+
+		if (!get) {
+			respond_error(c, 405, "Allow: GET, HEAD\r\n", "method not allowed");
+			return 1;
+		}
+		if (!body_ready)
+			return 0;
+		if (path[1] == 'l') {
+			respond(c, 200, NULL, "{\"status\":\"ok\"}");
+		} else if (!api->ops.ready ||
+		           api->ops.ready(reason, sizeof reason, api->arg) == 0) {
+			respond(c, 200, NULL, "{\"status\":\"ready\"}");
+		} else {
+			reason[SCV_API_MAX_REASON] = '\0';
+			json_escape(esc, sizeof esc, reason[0] ? reason : "not ready");
+			snprintf(body, sizeof body, "{\"status\":\"degraded\",\"reason\":\"%s\"}",
+			         esc);
+			respond(c, 503, NULL, body);
+		}
+		return 1;
+	}
+	k = api->ops.on_recording ? recording_key(path, key) : 0;
+	if (k == 0) {
+		respond_error(c, 404, NULL, "not found");
+		return 1;
+	}
+	if (strcmp(m, "POST")) {
+		respond_error(c, 405, "Allow: POST\r\n", "method not allowed");
+		return 1;
+	}
+	auth = check_bearer(api, c->req.authorization);
+	if (auth) {
+		log_auth_failure(api, auth == 2);
+		respond_error(c, 401,
+		              auth == 2 ? "WWW-Authenticate: Bearer realm=\"scvbridge\", "
+		                          "error=\"invalid_token\"\r\n"
+		                        : "WWW-Authenticate: Bearer realm=\"scvbridge\"\r\n",
+		              auth == 2 ? "invalid bearer token" : "bearer token required");
+		return 1;
+	}
+	if (k < 0) {
+		respond_error(c, 400, NULL, bad_key);
+		return 1;
+	}
+	if (!body_ready)
+		return 0;
+	recording(c, key);
+	return 1;
+}
+
+/*
+ * Moves c on with what its input buffer holds: parses the head, waits for the body, answers.
+ * Reading resumes only while a request is incomplete, so the buffer never holds more than
+ * one request's worth plus one read.
+ */
+static void
+advance(struct conn *c)
+{
+	const char *why = NULL;
+	size_t end;
+	int status;
+
+	if (c->state == CONN_HEAD) {
+		end = strspn(c->in, "\r\n"); /* empty lines before a request are allowed */
+		consume(c, end < c->in_len ? end : c->in_len);
+		end = head_end(c->in, c->in_len);
+		if (end > MAX_HEAD || (!end && c->in_len >= MAX_HEAD)) {
+			const char *lf = memchr(c->in, '\n', c->in_len);
+
+			if (!lf || lf - c->in >= MAX_HEAD)
+				respond_fatal(c, 414, "request line over " STR(MAX_HEAD) " bytes");
+			else
+				respond_fatal(c, 431, "request head over " STR(MAX_HEAD) " bytes");
+			return;
+		}
+		if (!end) {
+			rx_enable(c, 1);
+			return;
+		}
+		c->head_len = end;
+		status = parse_head(c->in, end, &c->req, &why);
+		if (status) {
+			respond_fatal(c, status, why);
+			return;
+		}
+		conn_enter_state(c, CONN_BODY);
+		if (c->req.content_length > SCV_API_MAX_BODY) {
+			respond_fatal(c, 413, "body over " STR(SCV_API_MAX_BODY) " bytes");
+			return;
+		}
+		if (c->req.expect_continue && c->in_len - end < (size_t)c->req.content_length) {
+			if (route(c, 0))
+				return;
+			memcpy(c->out + LWS_PRE, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+			c->out_len = 25;
+			c->interim = 1;
+			conn_enter_state(c, CONN_WRITE);
+			rx_enable(c, 0);
+			lws_callback_on_writable(c->wsi);
+			return;
+		}
+	}
+	if (c->state == CONN_BODY) {
+		if (c->in_len - c->head_len < (size_t)c->req.content_length) {
+			rx_enable(c, 1);
+			return;
+		}
+		route(c, 1);
+	}
+}
+
+/* The answer is out: go on with the next request, the body after a 100, or the close. */
+static int
+after_write(struct conn *c)
+{
+	int fd;
+
+	if (c->interim) {
+		c->interim = 0;
+		conn_enter_state(c, CONN_BODY);
+		advance(c);
+		return 0;
+	}
+	if (c->close_after) {
+		fd = lws_get_socket_fd(c->wsi);
+		if (fd < 0 || shutdown(fd, SHUT_WR) < 0)
+			return -1;
+		conn_enter_state(c, CONN_LINGER);
+		c->in_len = 0;
+		arm(c, linger_ms);
+		rx_enable(c, 1);
+		return 0;
+	}
+	consume(c, c->head_len + (size_t)c->req.content_length);
+	memset(&c->req, 0, sizeof c->req);
+	c->head_len = 0;
+	conn_enter_state(c, CONN_HEAD);
+	arm(c, c->in_len ? request_ms : idle_ms);
+	advance(c);
+	return 0;
+}
+
+static int
+conn_writeable(struct conn *c)
+{
+	int n;
+
+	if (c->state != CONN_WRITE)
+		return 0;
+	if (c->out_len) {
+		/* lws takes it all, keeps what the socket does not and sends that first */
+		n = lws_write(c->wsi, c->out + LWS_PRE, c->out_len, LWS_WRITE_RAW);
+		if (n < 0 || (size_t)n != c->out_len)
+			return -1;
+		c->out_len = 0;
+		if (lws_partial_buffered(c->wsi))
+			return 0; /* lws calls back once it has sent the rest */
+	}
+	return after_write(c);
+}
+
+static int
+conn_rx(struct conn *c, const void *data, size_t len)
+{
+	if (c->state == CONN_LINGER) {
+		c->lingered += len;
+		return c->lingered > LINGER_MAX_BYTES ? -1 : 0;
+	}
+	if (len > IN_CAP - 1 - c->in_len)
+		return -1; /* cannot happen: reading pauses while a request is complete */
+	if (c->state == CONN_HEAD && c->in_len == 0)
+		arm(c, request_ms); /* a request begins: all of it within request_ms */
+	memcpy(c->in + c->in_len, data, len);
+	c->in_len += len;
+	c->in[c->in_len] = '\0';
+	if (c->state == CONN_HEAD || c->state == CONN_BODY)
+		advance(c);
+	return 0;
+}
+
+static int
+conn_timer(struct conn *c)
+{
+	uint64_t now = now_ms();
+
+	if (now < c->deadline) {
+		lws_set_timer_usecs(c->wsi, (lws_usec_t)(c->deadline - now) * 1000);
+		return 0;
+	}
+	log_debug(NULL, "api: connection %u: timed out in state %s", c->id, state_names[c->state]);
+	return -1; /* lws closes it, then says RAW_CLOSE */
+}
+
+static int
+conn_new(struct scv_api *api, struct lws *wsi)
+{
+	struct conn *c;
+
+	if (api->closing)
+		return -1;
+	c = calloc(1, sizeof *c);
+	if (!c)
+		return -1;
+	c->api = api;
+	c->wsi = wsi;
+	c->id = ++api->next_id;
+	c->next = api->conns;
+	if (c->next)
+		c->next->prev = c;
+	api->conns = c;
+	api->n_conns++;
+	lws_set_wsi_user(wsi, c);
+	arm(c, idle_ms);
+	return 0;
+}
+
+/* lws's last word on c's socket (RAW_CLOSE): it may still name the wsi later, without c. */
+static void
+conn_free(struct conn *c, struct lws *wsi)
+{
+	struct scv_api *api = c->api;
+
+	lws_set_wsi_user(wsi, NULL);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		api->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	api->n_conns--;
+	free(c);
+}
+
+/*
+ * A new connection, before lws adopts it: refused (non-zero) past the limit, with a 503
+ * written straight to the socket. What the client already sent is read first, so that the
+ * close is a FIN rather than a reset that could overtake the answer.
+ */
+static int
+filter_connection(struct scv_api *api, int fd)
+{
+	static const char body[] = "{\"error\":\"too many connections\"}";
+	char sink[1024], busy[256];
+	uint64_t now;
+	int n;
+
+	if (api->n_conns < SCV_API_MAX_CONNS && !api->closing)
+		return 0;
+	for (int i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
+		;
+	n = snprintf(busy, sizeof busy,
+	             "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+	             "Content-Length: %zu\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s",
+	             sizeof body - 1, body);
+	if (send(fd, busy, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
+		shutdown(fd, SHUT_WR);
+	now = now_ms();
+	if (!api->busy_logged_at || now - api->busy_logged_at >= AUTH_LOG_MS) {
+		log_warn(NULL, "api: refused a connection: %d open (and %u more in %d s)",
+		         SCV_API_MAX_CONNS, api->busy_quiet, AUTH_LOG_MS / 1000);
+		api->busy_logged_at = now;
+		api->busy_quiet = 0;
+	} else {
+		api->busy_quiet++;
+	}
+	return 1;
+}
+
+static int
+on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct conn *c = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: /* user: lws's, not a connection */
+		return filter_connection(lws_context_user(lws_get_context(wsi)), (int)(intptr_t)in);
+	case LWS_CALLBACK_RAW_ADOPT:
+		return conn_new(lws_context_user(lws_get_context(wsi)), wsi);
+	case LWS_CALLBACK_RAW_RX:
+		return c ? conn_rx(c, in, len) : -1;
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		return c ? conn_writeable(c) : 0;
+	case LWS_CALLBACK_TIMER:
+		return c ? conn_timer(c) : 0;
+	case LWS_CALLBACK_RAW_CLOSE:
+		if (c)
+			conn_free(c, wsi);
+		return 0;
+	default:
+		return 0; /* context, vhost and poll notices */
+	}
+}
+
+/* ---- start and close ---- */
+
+/*
+ * Splits "a.b.c.d:port" or "[v6]:port" into api->host (the literal) and *ret_port, filling sa.
+ * 0 or -EINVAL with a reason.
+ */
+static int
+parse_listen(const char *s, struct scv_api *api, struct sockaddr_storage *sa, socklen_t *ret_len,
+             int *ret_port, char *err, size_t errlen)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)sa;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)sa;
+	const char *h = s, *he, *p;
+	size_t pl;
+	long port;
+
+	memset(sa, 0, sizeof *sa);
+	if (*s == '[') {
+		h = s + 1;
+		he = strchr(h, ']');
+		p = he && he[1] == ':' ? he + 2 : NULL;
+	} else {
+		he = strrchr(s, ':');
+		p = he ? he + 1 : NULL;
+	}
+	pl = p ? strlen(p) : 0;
+	if (!p || (size_t)(he - h) >= sizeof api->host || pl == 0 || pl > 5 ||
+	    strspn(p, "0123456789") != pl || (port = strtol(p, NULL, 10)) > 65535)
+		goto out_bad;
+	memcpy(api->host, h, (size_t)(he - h));
+	api->host[he - h] = '\0';
+	if (*s == '[' && inet_pton(AF_INET6, api->host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*ret_len = sizeof *s6;
+	} else if (*s != '[' && inet_pton(AF_INET, api->host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*ret_len = sizeof *s4;
+	} else {
+		goto out_bad;
+	}
+	*ret_port = (int)port;
+	return 0;
+
+out_bad:
+	snprintf(err, errlen,
+	         "listen \"%.80s\": expected an address and a port, \"127.0.0.1:8088\" or "
+	         "\"[::1]:8088\"",
+	         s);
+	return -EINVAL;
+}
+
+/* Binds a socket of our own where lws will listen, for bind()'s errno, which lws drops. */
+static int
+probe_bind(const struct sockaddr_storage *sa, socklen_t len, const char *where, char *err,
+           size_t errlen)
+{
+	int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, rc = 0;
+
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(errno));
+		return rc;
+	}
+	/* as lws does: SO_REUSEADDR, and an IPv6 socket takes IPv6 only */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (sa->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, (const struct sockaddr *)sa, len) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(errno));
+	}
+	close(fd);
+	return rc;
+}
+
+static int
+is_loopback(const struct sockaddr_storage *sa)
+{
+	if (sa->ss_family == AF_INET)
+		return ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24 == 127;
+	return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+}
+
+static const char bad_token[] = "bearer token: expected " STR(SCV_API_MIN_TOKEN) " to " STR(
+        MAX_TOKEN) " characters of A-Z a-z 0-9 - . _ ~ + / (then any =)";
+
+/* b64token (RFC 6750): A-Z a-z 0-9 - . _ ~ + / then any '='. */
+static int
+valid_token(const char *t)
+{
+	size_t n =
+	        strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/");
+
+	if (n == 0)
+		return 0;
+	n += strspn(t + n, "=");
+	return t[n] == '\0' && n >= SCV_API_MIN_TOKEN && n <= MAX_TOKEN;
+}
+
+struct handle_count {
+	const void *owner;
+	size_t n;
+};
+
+static void
+count_owned(uv_handle_t *handle, void *arg)
+{
+	struct handle_count *hc = arg;
+
+	if (handle->data == hc->owner)
+		hc->n++;
+}
+
+static void
+on_timer_closed(uv_handle_t *handle)
+{
+	struct scv_api *api = container_of((uv_timer_t *)handle, struct scv_api, timer);
+	void (*done)(void *) = api->done_cb;
+	void *arg = api->done_arg;
+
+	while (api->conns && !api->abandoned) { /* lws said RAW_CLOSE for each: none left */
+		struct conn *c = api->conns;
+		api->conns = c->next;
+		free(c);
+	}
+	OPENSSL_cleanse(api->token_hash, sizeof api->token_hash);
+	if (!api->abandoned)
+		free(api);
+	if (done)
+		done(arg);
+}
+
+/*
+ * The teardown, from the loop: answers being written get DRAIN_MS to leave (an accepted
+ * recording's 202 among them); then the listener and every connection close (lws starts
+ * closing its handles), the next ticks wait until lws's handles are gone, and lws frees its
+ * context. lws's libuv backend sets data = the context on each of its per-context handles
+ * and closes them only after every socket's handle: none left means lws is done with the
+ * loop.
+ */
+static void
+on_teardown(uv_timer_t *timer)
+{
+	struct scv_api *api = container_of(timer, struct scv_api, timer);
+	struct handle_count hc = {api->lws, 0};
+
+	if (!api->destroying) {
+		for (struct conn *c = api->conns; c; c = c->next)
+			if (c->state == CONN_WRITE && now_ms() < api->drain_deadline)
+				return;
+		api->destroying = 1;
+		api->teardown_deadline = now_ms() + TEARDOWN_MS;
+		if (api->lws)
+			lws_context_destroy(api->lws);
+		return;
+	}
+	if (api->lws) {
+		uv_walk(api->loop, count_owned, &hc);
+		if (hc.n && now_ms() < api->teardown_deadline)
+			return;
+		if (hc.n) {
+			log_err(NULL,
+			        "api: libwebsockets still has %zu handle(s) on the loop "
+			        "%d ms after closing; leaving them",
+			        hc.n, TEARDOWN_MS);
+			api->lws = NULL;
+			api->abandoned = 1;
+		} else {
+			lws_context_destroy(api->lws); /* frees it and sets api->lws to NULL */
+			if (api->lws) {
+				log_err(NULL, "api: libwebsockets did not free its context");
+				api->lws = NULL;
+			}
+		}
+	}
+	uv_timer_stop(timer);
+	uv_close((uv_handle_t *)timer, on_timer_closed);
+}
+
+static void
+teardown(struct scv_api *api)
+{
+	api->closing = 1;
+	api->drain_deadline = now_ms() + DRAIN_MS;
+	uv_timer_start(&api->timer, on_teardown, 0, 1);
+}
+
+int
+scv_api_start(uv_loop_t *loop, const char *listen, const char *bearer_token,
+              const struct scv_api_ops *ops, void *arg, struct scv_api **ret_api, char *err,
+              size_t errlen)
+{
+	struct lws_context_creation_info ci;
+	struct sockaddr_storage sa;
+	struct lws_vhost *vh;
+	struct scv_api *api;
+	socklen_t salen = 0;
+	void *loops[1] = {loop};
+	int rc, port = 0;
+
+	api = calloc(1, sizeof *api);
+	if (!api) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	rc = parse_listen(listen ? listen : SCV_API_DEFAULT_LISTEN, api, &sa, &salen, &port, err,
+	                  errlen);
+	if (rc < 0)
+		goto out_free;
+	snprintf(api->where, sizeof api->where, sa.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d",
+	         api->host, port);
+	if (ops && ops->on_recording) {
+		if (!bearer_token || !valid_token(bearer_token)) {
+			snprintf(err, errlen, "%s", bad_token);
+			rc = -EINVAL;
+			goto out_free;
+		}
+		if (EVP_Digest(bearer_token, strlen(bearer_token), api->token_hash, NULL,
+		               EVP_sha256(), NULL) != 1) {
+			snprintf(err, errlen, "cannot hash the bearer token");
+			rc = -ENOMEM;
+			goto out_free;
+		}
+	}
+	rc = probe_bind(&sa, salen, api->where, err, errlen);
+	if (rc < 0)
+		goto out_free;
+	api->loop = loop;
+	if (ops)
+		api->ops = *ops;
+	api->arg = arg;
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, log_lws);
+	memset(&ci, 0, sizeof ci);
+	/* lws loads libwebsockets-evlib_uv.so; no vhost but the one made below */
+	ci.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	ci.foreign_loops = loops;
+	ci.port = CONTEXT_PORT_NO_LISTEN;
+	ci.pt_serv_buf_size = RX_CHUNK;
+	ci.fd_limit_per_thread = FD_LIMIT; /* else tables sized for ulimit -n */
+	ci.user = api;
+	ci.pcontext = &api->lws; /* lws sets it to NULL when it frees the context */
+	api->lws = lws_create_context(&ci);
+	if (!api->lws) {
+		snprintf(err, errlen,
+		         "cannot start libwebsockets on the loop (is libwebsockets-evlib-uv "
+		         "installed?)");
+		rc = -EIO;
+		goto out_free;
+	}
+	uv_timer_init(loop, &api->timer); /* on Unix it only fills in the struct */
+
+	memset(&ci, 0, sizeof ci);
+	ci.vhost_name = PROTOCOL_NAME;
+	ci.port = port;
+	ci.iface = api->host; /* an address literal: lws binds exactly that */
+	ci.protocols = protocols;
+	ci.listen_accept_role = "raw-skt";
+	ci.listen_accept_protocol = PROTOCOL_NAME;
+	ci.options = LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG |
+	             LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND |
+	             (sa.ss_family == AF_INET ? LWS_SERVER_OPTION_DISABLE_IPV6
+	                                      : LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY |
+	                                                LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE);
+	vh = lws_create_vhost(api->lws, &ci);
+	if (!vh) {
+		snprintf(err, errlen, "libwebsockets cannot listen on %s", api->where);
+		teardown(api); /* frees api once lws has let go of the loop */
+		return -EIO;
+	}
+	api->port = lws_get_vhost_listen_port(vh);
+	if (!is_loopback(&sa))
+		log_warn(NULL,
+		         "api: %s is not a loopback address: plain HTTP, bearer token in clear",
+		         api->where);
+	*ret_api = api;
+	return 0;
+
+out_free:
+	OPENSSL_cleanse(api->token_hash, sizeof api->token_hash);
+	free(api);
+	return rc;
+}
+
+int
+scv_api_check(const char *listen, const char *bearer_token, char *err, size_t errlen)
+{
+	struct scv_api probe; /* parse_listen() writes only its host */
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	int port, rc;
+
+	rc = parse_listen(listen ? listen : SCV_API_DEFAULT_LISTEN, &probe, &sa, &salen, &port, err,
+	                  errlen);
+	if (rc == 0 && bearer_token && !valid_token(bearer_token)) {
+		snprintf(err, errlen, "%s", bad_token);
+		rc = -EINVAL;
+	}
+	return rc;
+}
+
+int
+scv_api_port(const struct scv_api *api)
+{
+	return api->port;
+}
+
+void
+scv_api_close(struct scv_api *api, void (*done)(void *arg), void *arg)
+{
+	if (api->closing)
+		return;
+	api->done_cb = done;
+	api->done_arg = arg;
+	teardown(api);
+}
