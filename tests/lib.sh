@@ -124,13 +124,14 @@ EOF
 
 # start_daemon CONFIG: background daemon; waits until SIP is bound. Sets DAEMON_PID.
 start_daemon() {
-	local i before
+	local i before now
 	before=$(grep -c "SIP on" "$T_DIR/daemon.log" 2>/dev/null)
 	"$DAEMON" -c "$1" 2>>"$T_DIR/daemon.log" &
 	DAEMON_PID=$!
 	T_PIDS+=("$DAEMON_PID")
 	for i in $(seq 1 100); do
-		[ "$(grep -c "SIP on" "$T_DIR/daemon.log" 2>/dev/null)" -gt "${before:-0}" ] && return 0
+		now=$(grep -c "SIP on" "$T_DIR/daemon.log" 2>/dev/null)
+		[ "${now:-0}" -gt "${before:-0}" ] && return 0
 		kill -0 "$DAEMON_PID" 2>/dev/null || break
 		sleep 0.05
 	done

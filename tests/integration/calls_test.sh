@@ -94,6 +94,16 @@ check_eq recording_template.sipp_exit "$?" 0
 wait_for 1 10 records_closed 1
 check_eq recording_template.location "$(rec '.[0].updates[0].body.recordingLocation')" "https://rec.example.net/$(date -u +%Y-%m-%d)/$(agent_key).wav"
 
+# ---- hold with a recording: the durations go along (whole seconds) ----------------------------
+reset_case
+sipp_agent uas_hold.xml -m 1
+sipp_caller uac_hold.xml "$NUMBER" -m 1 -d 1000
+check_eq hold_recorded.sipp_exit "$?" 0
+wait_for 1 10 records_closed 1
+# held 1.5 s of a ~3.3 s conversation
+check_eq hold_recorded.hold "$(rec '.[0].updates[0].body | "\(.numberOfHolds)/\(.longestHoldDuration)/\(.totalHoldDuration)"')" "1/2/2"
+check_eq hold_recorded.interaction "$(rec '.[0].updates[0].body | (.agentInteractionDuration >= 1 and .agentInteractionDuration <= 2 and .totalRecordingDuration >= 3 and .totalRecordingDuration <= 4)')" true
+
 # ---- no recording for an unanswered call ---------------------------------------------------
 reset_case
 sipp_agent uas_busy.xml -m 1
