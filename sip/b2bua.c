@@ -54,6 +54,8 @@ call_unlink_free(struct sip *sip, struct sip_call *call)
 		su_timer_destroy(call->ring_timer);
 	free(call->rec_header);
 	free(call->rec_url);
+	if (call->relay_update)
+		nua_destroy_event(call->update_saved);
 	free(call->xfer_target);
 	free(call->xfer_replaces);
 	if (call->refer_nh)
@@ -501,7 +503,7 @@ on_agent_invite_response(struct sip *sip, struct sip_call *call, int status, sip
  * goes back as the response. One relay at a time: a crossing re-INVITE gets 491 (glare).
  */
 static void
-on_reinvite(struct sip *sip, nua_t *nua, struct sip_leg *leg, sip_t const *msg)
+relay_offer(struct sip *sip, nua_t *nua, struct sip_leg *leg, sip_t const *msg, int is_update)
 {
 	struct sip_call *call = leg->call;
 	struct sip_leg *other = leg->is_caller ? &call->b : &call->a;
@@ -520,11 +522,25 @@ on_reinvite(struct sip *sip, nua_t *nua, struct sip_leg *leg, sip_t const *msg)
 	if (!leg->is_caller)
 		check_recording(sip, call, msg);
 	sdp = msg ? sdp_of(msg) : NULL;
+	if (is_update) {
+		/* answered later, outside this callback: keep the request */
+		if (nua_save_event(nua, call->update_saved) != 1) {
+			free(sdp);
+			nua_respond(leg->nh, 500, "Server Internal Error", NUTAG_WITH_THIS(nua),
+			            TAG_END());
+			return;
+		}
+		call->relay_update = 1;
+	}
 	call->relay_from = leg;
 	/* no offer (it comes in the answer): the hold state does not change */
 	call->relay_hold = sdp ? sip_sdp_is_hold(sdp, strlen(sdp)) : call->held;
-	nua_invite(other->nh, TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-	           TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
+	if (is_update)
+		nua_update(other->nh, TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+		           TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
+	else
+		nua_invite(other->nh, TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+		           TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
 	free(sdp);
 }
 
@@ -542,9 +558,18 @@ on_relay_response(struct sip *sip, struct sip_call *call, int status, sip_t cons
 	if (!origin->nh || origin->terminated)
 		return;
 	sdp = msg ? sdp_of(msg) : NULL;
-	nua_respond(origin->nh, status, static_phrase(status),
-	            TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-	            TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
+	if (call->relay_update) {
+		nua_respond(origin->nh, status, static_phrase(status),
+		            NUTAG_WITH_SAVED(call->update_saved),
+		            TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+		            TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
+		nua_destroy_event(call->update_saved);
+		call->relay_update = 0;
+	} else {
+		nua_respond(origin->nh, status, static_phrase(status),
+		            TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+		            TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
+	}
 	free(sdp);
 	if (status < 300 && call->relay_hold != call->held && !call->ended) {
 		call->held = call->relay_hold;
@@ -756,8 +781,21 @@ b2bua_callback(nua_event_t event, int status, nua_t *nua, struct sip *sip, nua_h
 			else
 				refuse(nua, nh, 400, "Bad Request");
 		} else {
-			on_reinvite(sip, nua, leg, msg);
+			relay_offer(sip, nua, leg, msg, 0);
 		}
+		return;
+
+	case nua_i_update:
+		if (leg)
+			relay_offer(sip, nua, leg, msg, 1);
+		else
+			nua_respond(nh, 481, "Call Does Not Exist", NUTAG_WITH_THIS(nua),
+			            TAG_END());
+		return;
+
+	case nua_r_update:
+		if (call && call->relay_from && call->relay_update && leg != call->relay_from)
+			on_relay_response(sip, call, status, msg);
 		return;
 
 	case nua_i_state: {

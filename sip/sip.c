@@ -175,15 +175,16 @@ sip_thread(void *arg)
 	}
 	/* nua's stack and its callbacks share this one thread. */
 	su_root_threading(sip->root, 0);
-	sip->nua = nua_create(sip->root, nua_callback, sip, NUTAG_URL(sip->listen_url),
-	                      NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0),
-	                      NUTAG_ENABLEMESSAGE(0), NUTAG_ENABLEINVITE(1),
-	                      SIPTAG_USER_AGENT_STR(sip->user_agent),
-	                      SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS, REFER, NOTIFY"),
-	                      /* REFER is answered by the B2BUA itself (accept or refuse) */
-	                      NUTAG_APPL_METHOD("REFER"),
-	                      /* large INVITEs stay on UDP rather than switching to TCP */
-	                      NTATAG_UDP_MTU(65535), TAG_END());
+	sip->nua = nua_create(
+	        sip->root, nua_callback, sip, NUTAG_URL(sip->listen_url), NUTAG_MEDIA_ENABLE(0),
+	        NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0), NUTAG_ENABLEMESSAGE(0),
+	        NUTAG_ENABLEINVITE(1), SIPTAG_USER_AGENT_STR(sip->user_agent),
+	        SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS, REFER, NOTIFY, UPDATE"),
+	        /* answered by the B2BUA itself: REFER (accept or refuse), UPDATE
+	                       * (relayed to the other leg) */
+	        NUTAG_APPL_METHOD("REFER"), NUTAG_APPL_METHOD("UPDATE"),
+	        /* large INVITEs stay on UDP rather than switching to TCP */
+	        NTATAG_UDP_MTU(65535), TAG_END());
 	if (!sip->nua) {
 		snprintf(why, sizeof why,
 		         "cannot listen on %s (address in use, not local, or a bad URI)",

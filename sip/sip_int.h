@@ -80,11 +80,13 @@ struct sip_call {
 	char *sdp;        /* caller's offer, NULL for a late-offer INVITE */
 	/* a mid-call re-INVITE being relayed: its origin leg waits for the other leg's answer */
 	struct sip_leg *relay_from;
-	int relay_hold;         /* what the relayed offer means: 1 hold, 0 resume */
-	int held;               /* the call is on hold (as last agreed) */
-	su_timer_t *ring_timer; /* no answer by then: cancel, 480 */
-	char *rec_header;       /* watched on the agent leg; malloc'd or NULL */
-	char *rec_url;          /* last value seen, malloc'd */
+	int relay_hold;                    /* what the relayed offer means: 1 hold, 0 resume */
+	int relay_update;                  /* the relayed request is an UPDATE */
+	nua_saved_event_t update_saved[1]; /* that UPDATE, answered once the other leg has */
+	int held;                          /* the call is on hold (as last agreed) */
+	su_timer_t *ring_timer;            /* no answer by then: cancel, 480 */
+	char *rec_header;                  /* watched on the agent leg; malloc'd or NULL */
+	char *rec_url;                     /* last value seen, malloc'd */
 	/* transfer (REFER) */
 	enum { XFER_NONE = 0, XFER_ASKED, XFER_CALLING, XFER_REBRIDGING } xfer;
 	char *xfer_target;        /* Refer-To URI without its headers, malloc'd */

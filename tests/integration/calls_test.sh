@@ -114,6 +114,16 @@ stop_daemon
 write_config "$CONFIG"
 start_daemon "$CONFIG" || { fail recording.restart "daemon did not start"; exit 1; }
 
+# ---- hold and resume with UPDATE instead of re-INVITE ----------------------------------------
+reset_case
+sipp_agent uas_hold_update.xml -m 1
+sipp_caller uac_hold_update.xml "$NUMBER" -m 1 -d 300
+check_eq hold_update.sipp_exit "$?" 0
+wait_for 1 10 records_closed 1
+wait_for 1 10 agent_done
+check_eq hold_update.agent_scenario_completed "$(agent_done && echo done || echo running)" done
+check_eq hold_update.number_of_holds "$(rec '.[0].updates[0].body.numberOfHolds')" 1
+
 # ---- busy agent (486) -------------------------------------------------------------------
 reset_case
 sipp_agent uas_busy.xml -m 1
