@@ -1,6 +1,8 @@
 /*
  * The local HTTP API (see api.h): a libwebsockets server vhost on the daemon's libuv loop, which
  * lws drives as a foreign loop, with lws "raw" sockets under a small HTTP/1.1 layer of our own.
+ * This file is the server: libwebsockets, the connections and their bounds, start and close.
+ * The request parser and the answers' text are in api_http.c, the routes in api_route.c.
  *
  * Why raw sockets and not lws's HTTP server, as found in lws 4.1.6 (Debian 12):
  *  - Its HTTP server answers an "Upgrade:" that is neither websocket nor h2c with 403, frees
@@ -43,21 +45,18 @@
  * of the user's (ready, on_recording) runs there too, and may call scv_api_close(), which only
  * starts the timer that tears down.
  */
-#include "scv/api.h"
+#include "scv/api_int.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <jansson.h>
 #include <libwebsockets.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -65,22 +64,16 @@
 #include "connector/log.h"
 
 #define PROTOCOL_NAME "scvbridge-api"
-#define MAX_HEAD      8192 /* request line and header fields */
-#define MAX_HEADERS   64
 #define MAX_TOKEN     1024
 #define RX_CHUNK      4096 /* lws's read buffer: one RAW_RX brings at most this much */
 #define IN_CAP        (MAX_HEAD + SCV_API_MAX_BODY + RX_CHUNK)
-#define OUT_CAP       2048  /* one answer: head and a small JSON body */
-#define DRAIN_MS      500   /* on close, longest wait for answers being written */
-#define TEARDOWN_MS   2000  /* longest wait for libwebsockets to close its handles */
-#define AUTH_LOG_MS   60000 /* at most one warning a minute about refusals */
+#define OUT_CAP       2048 /* one answer: head and a small JSON body */
+#define DRAIN_MS      500  /* on close, longest wait for answers being written */
+#define TEARDOWN_MS   2000 /* longest wait for libwebsockets to close its handles */
 /* input dropped after the last answer, at most */
 #define LINGER_MAX_BYTES (1024 * 1024)
 /* lws's fd table: the listener, its wake-up pipe, the connections */
 #define FD_LIMIT (SCV_API_MAX_CONNS + 16)
-
-#define STR_(x) #x
-#define STR(x)  STR_(x)
 
 #define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
@@ -88,17 +81,6 @@
 static unsigned idle_ms = 30000;    /* no request begun since the last answer */
 static unsigned request_ms = 10000; /* a request's whole head and body; reading an answer */
 static unsigned linger_ms = 2000;   /* the peer's EOF after our last answer */
-
-struct req {
-	char method[17];
-	int http10;
-	char *target;        /* NUL-terminated, in the connection's input buffer */
-	char *authorization; /* likewise; NULL when absent */
-	long content_length; /* 0 when absent; SCV_API_MAX_BODY + 1 for anything larger */
-	int has_length, has_host, has_te;
-	int close; /* Connection: close, or HTTP/1.0 */
-	int expect_continue;
-};
 
 enum conn_state {
 	CONN_HEAD,   /* waiting for a request head (idle when nothing has come) */
@@ -109,8 +91,8 @@ enum conn_state {
 
 static const char *const state_names[] = {"head", "body", "write", "linger"};
 
-struct conn {
-	struct conn *prev, *next;
+struct scv_api_conn {
+	struct scv_api_conn *prev, *next;
 	struct scv_api *api;
 	struct lws *wsi;
 	unsigned id;
@@ -121,33 +103,11 @@ struct conn {
 	uint64_t deadline;
 	size_t head_len;
 	size_t lingered;
-	struct req req;
+	struct scv_api_req req;
 	size_t out_len;
 	size_t in_len;
 	unsigned char out[LWS_PRE + OUT_CAP];
 	char in[IN_CAP];
-};
-
-struct scv_api {
-	uv_loop_t *loop;
-	struct lws_context *lws; /* NULL once libwebsockets has freed it */
-	uv_timer_t timer;        /* the teardown */
-	struct scv_api_ops ops;
-	void *arg;
-	unsigned char token_hash[32]; /* SHA-256 of the bearer token; the token is not kept */
-	int port;
-	char host[INET6_ADDRSTRLEN]; /* lws keeps a pointer to it */
-	char where[INET6_ADDRSTRLEN + 8];
-	struct conn *conns;
-	unsigned n_conns, next_id;
-	int closing, destroying;
-	int abandoned; /* lws kept handles past TEARDOWN_MS: what they may name is kept too */
-	uint64_t drain_deadline, teardown_deadline;
-	uint64_t auth_logged_at;
-	unsigned auth_quiet, busy_quiet;
-	uint64_t busy_logged_at;
-	void (*done_cb)(void *arg);
-	void *done_arg;
 };
 
 static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -157,12 +117,6 @@ static const struct lws_protocols protocols[] = {
         {PROTOCOL_NAME, on_lws, 0, RX_CHUNK, 0, NULL, 0},
         {NULL, NULL, 0, 0, 0, NULL, 0},
 };
-
-static uint64_t
-now_ms(void)
-{
-	return uv_hrtime() / 1000000;
-}
 
 /* lws's errors and warnings, one line each, into our log. lws never sees the token. */
 static void
@@ -178,243 +132,10 @@ log_lws(int level, const char *line)
 		log_warn(NULL, "libwebsockets: %.*s", (int)n, line);
 }
 
-/* ---- JSON and HTTP text ---- */
-
-/* s as the inside of a JSON string, cut to fit cap (>= 8): quotes, backslashes and control
- * characters escaped, bytes outside ASCII as '?' (a cut never splits a sequence). */
-static void
-json_escape(char *out, size_t cap, const char *s)
-{
-	size_t n = 0;
-
-	for (; *s && n + 7 < cap; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\') {
-			out[n++] = '\\';
-			out[n++] = (char)ch;
-		} else if (ch < 0x20 || ch == 0x7f) {
-			n += (size_t)snprintf(out + n, cap - n, "\\u%04x", ch);
-		} else {
-			out[n++] = ch < 0x80 ? (char)ch : '?';
-		}
-	}
-	out[n] = '\0';
-}
-
-static const struct {
-	int status;
-	const char *text;
-} status_texts[] = {
-        {100, "Continue"},
-        {200, "OK"},
-        {202, "Accepted"},
-        {400, "Bad Request"},
-        {401, "Unauthorized"},
-        {404, "Not Found"},
-        {405, "Method Not Allowed"},
-        {411, "Length Required"},
-        {413, "Content Too Large"},
-        {414, "URI Too Long"},
-        {417, "Expectation Failed"},
-        {431, "Request Header Fields Too Large"},
-        {500, "Internal Server Error"},
-        {503, "Service Unavailable"},
-        {505, "HTTP Version Not Supported"},
-};
-
-static const char *
-status_text(int status)
-{
-	for (size_t i = 0; i < sizeof status_texts / sizeof status_texts[0]; i++)
-		if (status_texts[i].status == status)
-			return status_texts[i].text;
-	return "Error";
-}
-
-static int
-is_tchar(unsigned char ch)
-{
-	return isalnum(ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
-/* The length of the request head at the start of buf (through its empty line), or 0. */
-static size_t
-head_end(const char *buf, size_t len)
-{
-	for (size_t i = 0; i + 1 < len; i++) {
-		if (buf[i] != '\n')
-			continue;
-		if (buf[i + 1] == '\n')
-			return i + 2;
-		if (buf[i + 1] == '\r' && i + 2 < len && buf[i + 2] == '\n')
-			return i + 3;
-	}
-	return 0;
-}
-
-/* The next line at *p (each ends with LF, maybe after CR), NUL-terminated in place. */
-static char *
-take_line(char **p)
-{
-	char *line = *p, *lf = strchr(line, '\n');
-
-	*lf = '\0';
-	*p = lf + 1;
-	if (lf > line && lf[-1] == '\r')
-		lf[-1] = '\0';
-	return line;
-}
-
-/* Whether s holds a control character (other than HT) or DEL. */
-static int
-has_ctl(const char *s)
-{
-	for (; *s; s++)
-		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
-/* Fills q from one header field; 0 or the status to answer with, and why. */
-static int
-parse_field(struct req *q, const char *name, char *value, const char **ret_why)
-{
-	if (!strcasecmp(name, "Content-Length")) {
-		size_t n = strspn(value, "0123456789");
-
-		if (q->has_length++ || n == 0 || value[n]) {
-			*ret_why = "bad or repeated Content-Length";
-			return 400;
-		}
-		q->content_length = n > 9 ? SCV_API_MAX_BODY + 1 : strtol(value, NULL, 10);
-		if (q->content_length > SCV_API_MAX_BODY)
-			q->content_length = SCV_API_MAX_BODY + 1;
-	} else if (!strcasecmp(name, "Transfer-Encoding")) {
-		q->has_te = 1;
-	} else if (!strcasecmp(name, "Host")) {
-		if (q->has_host++) {
-			*ret_why = "repeated Host";
-			return 400;
-		}
-	} else if (!strcasecmp(name, "Authorization")) {
-		if (q->authorization) {
-			*ret_why = "repeated Authorization";
-			return 400;
-		}
-		q->authorization = value;
-	} else if (!strcasecmp(name, "Expect")) {
-		if (strcasecmp(value, "100-continue")) {
-			*ret_why = "only Expect: 100-continue is understood";
-			return 417;
-		}
-		q->expect_continue = 1;
-	} else if (!strcasecmp(name, "Connection")) {
-		for (char *t = value; *t;) {
-			size_t n = strcspn(t, ",");
-
-			while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
-				n--;
-			if (n == 5 && !strncasecmp(t, "close", 5))
-				q->close = 1;
-			t += strcspn(t, ",");
-			t += strspn(t, ", \t");
-		}
-	}
-	return 0;
-}
-
-/*
- * Parses the request head buf[0..len), which ends with its empty line, into q; what q points
- * to stays in buf, NUL-terminated in place. Returns 0, or the status to answer with and why.
- */
-static int
-parse_head(char *buf, size_t len, struct req *q, const char **ret_why)
-{
-	char *p = buf, *line, *sp, *version;
-	unsigned n_fields = 0;
-	int status;
-
-	memset(q, 0, sizeof *q);
-	if (memchr(buf, '\0', len)) { /* then every line ends with an LF before len */
-		*ret_why = "NUL in the request head";
-		return 400;
-	}
-	line = take_line(&p);
-	sp = strchr(line, ' ');
-	if (!sp || has_ctl(line) || (size_t)(sp - line) >= sizeof q->method || sp == line) {
-		*ret_why = "malformed request line";
-		return 400;
-	}
-	*sp = '\0';
-	for (const char *m = line; *m; m++)
-		if (!is_tchar((unsigned char)*m)) {
-			*ret_why = "malformed request line";
-			return 400;
-		}
-	memcpy(q->method, line, (size_t)(sp - line) + 1);
-	q->target = sp + 1;
-	sp = strchr(q->target, ' ');
-	if (!sp || q->target[0] != '/') {
-		*ret_why = "malformed request line (the target must be a path)";
-		return 400;
-	}
-	*sp = '\0';
-	for (const char *t = q->target; *t; t++)
-		if ((unsigned char)*t <= 0x20 || (unsigned char)*t >= 0x7f) {
-			*ret_why = "malformed request target";
-			return 400;
-		}
-	version = sp + 1;
-	if (!strcmp(version, "HTTP/1.0")) {
-		q->http10 = 1;
-		q->close = 1; /* no keep-alive for HTTP/1.0 */
-	} else if (strcmp(version, "HTTP/1.1")) {
-		*ret_why = "HTTP/1.1 or HTTP/1.0 only";
-		return strncmp(version, "HTTP/", 5) ? 400 : 505;
-	}
-
-	while (*(line = take_line(&p))) {
-		char *colon, *value, *end;
-
-		if (++n_fields > MAX_HEADERS) {
-			*ret_why = "more than " STR(MAX_HEADERS) " header fields";
-			return 431;
-		}
-		colon = strchr(line, ':');
-		if (*line == ' ' || *line == '\t' || !colon || colon == line || has_ctl(line)) {
-			*ret_why = "malformed header field";
-			return 400;
-		}
-		*colon = '\0';
-		for (const char *n = line; *n; n++)
-			if (!is_tchar((unsigned char)*n)) {
-				*ret_why = "malformed header field";
-				return 400;
-			}
-		value = colon + 1 + strspn(colon + 1, " \t");
-		end = value + strlen(value);
-		while (end > value && (end[-1] == ' ' || end[-1] == '\t'))
-			*--end = '\0';
-		status = parse_field(q, line, value, ret_why);
-		if (status)
-			return status;
-	}
-	if (!q->has_host && !q->http10) {
-		*ret_why = "no Host header field";
-		return 400;
-	}
-	if (q->has_te) {
-		*ret_why = "a Content-Length is required (no Transfer-Encoding)";
-		return 411;
-	}
-	return 0;
-}
-
 /* ---- connections ---- */
 
 static void
-conn_enter_state(struct conn *c, enum conn_state state)
+conn_enter_state(struct scv_api_conn *c, enum conn_state state)
 {
 	if (c->state != state)
 		log_debug(NULL, "api: connection %u: %s -> %s", c->id, state_names[c->state],
@@ -424,14 +145,14 @@ conn_enter_state(struct conn *c, enum conn_state state)
 
 /* Sets c's deadline ms from now; lws calls back (LWS_CALLBACK_TIMER) then. */
 static void
-arm(struct conn *c, unsigned ms)
+arm(struct scv_api_conn *c, unsigned ms)
 {
-	c->deadline = now_ms() + ms;
+	c->deadline = scv_api_now_ms() + ms;
 	lws_set_timer_usecs(c->wsi, (lws_usec_t)ms * 1000);
 }
 
 static void
-rx_enable(struct conn *c, int on)
+rx_enable(struct scv_api_conn *c, int on)
 {
 	if (c->rx_paused != !on) {
 		c->rx_paused = !on;
@@ -441,7 +162,7 @@ rx_enable(struct conn *c, int on)
 
 /* Drops n bytes from the front of c's input, which stays NUL-terminated. */
 static void
-consume(struct conn *c, size_t n)
+consume(struct scv_api_conn *c, size_t n)
 {
 	memmove(c->in, c->in + n, c->in_len - n);
 	c->in_len -= n;
@@ -453,28 +174,14 @@ consume(struct conn *c, size_t n)
  * reading until it is out. The connection closes afterwards when asked to, or when the
  * request's body has not been read.
  */
-static void
-respond(struct conn *c, int status, const char *extra, const char *body)
+void
+scv_api_respond(struct scv_api_conn *c, int status, const char *extra, const char *body)
 {
-	char *o = (char *)c->out + LWS_PRE;
-	int n;
-
 	if (c->req.close || c->api->closing ||
 	    (c->state == CONN_BODY && c->in_len - c->head_len < (size_t)c->req.content_length))
 		c->close_after = 1;
-	n = snprintf(o, OUT_CAP,
-	             "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-	             "Cache-Control: no-store\r\n%s%s\r\n%s",
-	             status, status_text(status), strlen(body), extra ? extra : "",
-	             c->close_after ? "Connection: close\r\n" : "",
-	             strcmp(c->req.method, "HEAD") ? body : "");
-	if (n < 0 || n >= OUT_CAP) { /* bodies are bounded: cannot happen */
-		c->close_after = 1;
-		n = snprintf(o, OUT_CAP,
-		             "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0"
-		             "\r\nConnection: close\r\n\r\n");
-	}
-	c->out_len = (size_t)n;
+	c->out_len = scv_api_format_response((char *)c->out + LWS_PRE, OUT_CAP, status, extra, body,
+	                                     !strcmp(c->req.method, "HEAD"), &c->close_after);
 	log_debug(NULL, "api: connection %u: %s %.200s -> %d", c->id,
 	          c->req.method[0] ? c->req.method : "-", c->req.target ? c->req.target : "-",
 	          status);
@@ -484,259 +191,22 @@ respond(struct conn *c, int status, const char *extra, const char *body)
 	lws_callback_on_writable(c->wsi);
 }
 
-static void
-respond_error(struct conn *c, int status, const char *extra, const char *why)
+void
+scv_api_respond_error(struct scv_api_conn *c, int status, const char *extra, const char *why)
 {
 	char esc[512], body[600];
 
-	json_escape(esc, sizeof esc, why);
+	scv_api_json_escape(esc, sizeof esc, why);
 	snprintf(body, sizeof body, "{\"error\":\"%s\"}", esc);
-	respond(c, status, extra, body);
+	scv_api_respond(c, status, extra, body);
 }
 
 /* An answer after which nothing more of this connection's input can be trusted. */
-static void
-respond_fatal(struct conn *c, int status, const char *why)
+void
+scv_api_respond_fatal(struct scv_api_conn *c, int status, const char *why)
 {
 	c->close_after = 1;
-	respond_error(c, status, NULL, why);
-}
-
-/* ---- routes ---- */
-
-static void
-log_auth_failure(struct scv_api *api, int wrong)
-{
-	uint64_t now = now_ms();
-
-	if (api->auth_logged_at && now - api->auth_logged_at < AUTH_LOG_MS) {
-		api->auth_quiet++;
-		return;
-	}
-	if (api->auth_quiet)
-		log_warn(NULL, "api: refused a request with %s bearer token (and %u more in %d s)",
-		         wrong ? "a wrong" : "no", api->auth_quiet, AUTH_LOG_MS / 1000);
-	else
-		log_warn(NULL, "api: refused a request with %s bearer token",
-		         wrong ? "a wrong" : "no");
-	api->auth_logged_at = now;
-	api->auth_quiet = 0;
-}
-
-/* 0 when value is "Bearer <the token>"; 1 when no bearer token; 2 when a wrong one. */
-static int
-check_bearer(const struct scv_api *api, const char *value)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	const char *tok;
-
-	if (!value || strncasecmp(value, "Bearer", 6) || (value[6] != ' ' && value[6] != '\t'))
-		return 1;
-	tok = value + 6 + strspn(value + 6, " \t");
-	if (!*tok)
-		return 1;
-	/* digests of equal size, compared in constant time: nothing about the token leaks */
-	if (EVP_Digest(tok, strlen(tok), md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen != sizeof api->token_hash)
-		return 2;
-	return CRYPTO_memcmp(md, api->token_hash, sizeof api->token_hash) ? 2 : 0;
-}
-
-/* Why url cannot be a recording location, or NULL when it can. */
-static const char *
-check_url(const char *u, size_t len)
-{
-	size_t chars = 0;
-	const char *rest;
-
-	for (size_t i = 0; i < len; i++)
-		chars += ((unsigned char)u[i] & 0xc0) != 0x80;
-	if (chars > SCV_API_MAX_URL)
-		return "url: longer than " STR(SCV_API_MAX_URL) " characters";
-	if (!strncasecmp(u, "https://", 8))
-		rest = u + 8;
-	else if (!strncasecmp(u, "http://", 7))
-		rest = u + 7;
-	else
-		return "url: expected an http:// or https:// URL";
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)u[i] <= 0x20 || (unsigned char)u[i] >= 0x7f)
-			return "url: spaces, control and non-ASCII characters must be "
-			       "percent-encoded";
-	if (strcspn(rest, "/?#") == 0)
-		return "url: no host";
-	return NULL;
-}
-
-/* POST /v1/calls/{key}/recording, once its body is in and the token checked. */
-static void
-recording(struct conn *c, const char *key)
-{
-	struct scv_api *api = c->api;
-	const char *why = NULL, *field, *url;
-	char msg[256];
-	json_error_t jerr;
-	json_t *root, *v;
-	long duration = -1;
-	int rc;
-
-	root = json_loadb(c->in + c->head_len, (size_t)c->req.content_length,
-	                  JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		snprintf(msg, sizeof msg, "body: not valid JSON (line %d, column %d: %s)",
-		         jerr.line, jerr.column, jerr.text);
-		respond_error(c, 400, NULL, msg);
-		return;
-	}
-	if (!json_is_object(root)) {
-		why = "body: expected a JSON object";
-		goto out_bad;
-	}
-	for (void *it = json_object_iter(root); it; it = json_object_iter_next(root, it)) {
-		field = json_object_iter_key(it);
-		if (strcmp(field, "url") && strcmp(field, "duration")) {
-			snprintf(msg, sizeof msg, "%.64s: unknown field", field);
-			why = msg;
-			goto out_bad;
-		}
-	}
-	v = json_object_get(root, "url");
-	if (!v) {
-		why = "url: required";
-		goto out_bad;
-	}
-	if (!json_is_string(v)) {
-		why = "url: expected a string";
-		goto out_bad;
-	}
-	url = json_string_value(v);
-	why = check_url(url, json_string_length(v));
-	if (why)
-		goto out_bad;
-	v = json_object_get(root, "duration");
-	if (v && !json_is_null(v)) {
-		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-		    json_integer_value(v) > INT32_MAX) {
-			why = "duration: expected a whole number of seconds, 0 or more";
-			goto out_bad;
-		}
-		duration = (long)json_integer_value(v);
-	}
-
-	rc = api->ops.on_recording(key, url, duration, api->arg);
-	json_decref(root);
-	log_debug(key, "api: recording %s (%ld s): %d", rc == 0 ? "accepted" : "refused", duration,
-	          rc);
-	if (rc == 0)
-		respond(c, 202, NULL, "{\"status\":\"accepted\"}");
-	else if (rc == -ENOENT)
-		respond_error(c, 404, NULL, "unknown call");
-	else
-		respond_error(c, 500, NULL, "internal error");
-	return;
-
-out_bad:
-	respond_error(c, 400, NULL, why);
-	json_decref(root);
-}
-
-/* The vendorCallKey of a recording path, copied into key (SCV_API_MAX_KEY + 1); 1 when path
- * has that shape, -1 when it has but the key is bad, 0 otherwise. */
-static int
-recording_key(const char *path, char *key)
-{
-	static const char pre[] = "/v1/calls/", suf[] = "/recording";
-	size_t n = strlen(path), kl;
-	const char *k = path + sizeof pre - 1;
-
-	if (n < sizeof pre - 1 + sizeof suf - 1 || strncmp(path, pre, sizeof pre - 1) ||
-	    strcmp(path + n - (sizeof suf - 1), suf))
-		return 0;
-	kl = n - (sizeof pre - 1) - (sizeof suf - 1);
-	if (memchr(k, '/', kl))
-		return 0;
-	if (kl == 0 || kl > SCV_API_MAX_KEY)
-		return -1;
-	for (size_t i = 0; i < kl; i++)
-		if (!isalnum((unsigned char)k[i]) && k[i] != '-')
-			return -1;
-	memcpy(key, k, kl);
-	key[kl] = '\0';
-	return 1;
-}
-
-static const char bad_key[] =
-        "vendorCallKey: expected 1 to " STR(SCV_API_MAX_KEY) " characters of A-Z, a-z, 0-9 and -";
-
-/*
- * Answers c's request. With body_ready 0 (before a 100 Continue) it only makes the checks
- * that need no body, and returns 0 when they pass without answering; otherwise it answers
- * and returns 1.
- */
-static int
-route(struct conn *c, int body_ready)
-{
-	struct scv_api *api = c->api;
-	const char *m = c->req.method;
-	int get = !strcmp(m, "GET") || !strcmp(m, "HEAD"), auth, k;
-	char *path = c->req.target, key[SCV_API_MAX_KEY + 1];
-
-	path[strcspn(path, "?")] = '\0'; /* the query, if any, is ignored */
-	if (api->closing) {
-		respond_fatal(c, 503, "shutting down");
-		return 1;
-	}
-	if (!strcmp(path, "/livez") || !strcmp(path, "/readyz")) {
-		char reason[SCV_API_MAX_REASON + 1] = "", esc[SCV_API_MAX_REASON + 64], body[400];
-
-		if (!get) {
-			respond_error(c, 405, "Allow: GET, HEAD\r\n", "method not allowed");
-			return 1;
-		}
-		if (!body_ready)
-			return 0;
-		if (path[1] == 'l') {
-			respond(c, 200, NULL, "{\"status\":\"ok\"}");
-		} else if (!api->ops.ready ||
-		           api->ops.ready(reason, sizeof reason, api->arg) == 0) {
-			respond(c, 200, NULL, "{\"status\":\"ready\"}");
-		} else {
-			reason[SCV_API_MAX_REASON] = '\0';
-			json_escape(esc, sizeof esc, reason[0] ? reason : "not ready");
-			snprintf(body, sizeof body, "{\"status\":\"degraded\",\"reason\":\"%s\"}",
-			         esc);
-			respond(c, 503, NULL, body);
-		}
-		return 1;
-	}
-	k = api->ops.on_recording ? recording_key(path, key) : 0;
-	if (k == 0) {
-		respond_error(c, 404, NULL, "not found");
-		return 1;
-	}
-	if (strcmp(m, "POST")) {
-		respond_error(c, 405, "Allow: POST\r\n", "method not allowed");
-		return 1;
-	}
-	auth = check_bearer(api, c->req.authorization);
-	if (auth) {
-		log_auth_failure(api, auth == 2);
-		respond_error(c, 401,
-		              auth == 2 ? "WWW-Authenticate: Bearer realm=\"scvbridge\", "
-		                          "error=\"invalid_token\"\r\n"
-		                        : "WWW-Authenticate: Bearer realm=\"scvbridge\"\r\n",
-		              auth == 2 ? "invalid bearer token" : "bearer token required");
-		return 1;
-	}
-	if (k < 0) {
-		respond_error(c, 400, NULL, bad_key);
-		return 1;
-	}
-	if (!body_ready)
-		return 0;
-	recording(c, key);
-	return 1;
+	scv_api_respond_error(c, status, NULL, why);
 }
 
 /*
@@ -745,7 +215,7 @@ route(struct conn *c, int body_ready)
  * one request's worth plus one read.
  */
 static void
-advance(struct conn *c)
+advance(struct scv_api_conn *c)
 {
 	const char *why = NULL;
 	size_t end;
@@ -754,14 +224,16 @@ advance(struct conn *c)
 	if (c->state == CONN_HEAD) {
 		end = strspn(c->in, "\r\n"); /* empty lines before a request are allowed */
 		consume(c, end < c->in_len ? end : c->in_len);
-		end = head_end(c->in, c->in_len);
+		end = scv_api_head_end(c->in, c->in_len);
 		if (end > MAX_HEAD || (!end && c->in_len >= MAX_HEAD)) {
 			const char *lf = memchr(c->in, '\n', c->in_len);
 
 			if (!lf || lf - c->in >= MAX_HEAD)
-				respond_fatal(c, 414, "request line over " STR(MAX_HEAD) " bytes");
+				scv_api_respond_fatal(c, 414,
+				                      "request line over " STR(MAX_HEAD) " bytes");
 			else
-				respond_fatal(c, 431, "request head over " STR(MAX_HEAD) " bytes");
+				scv_api_respond_fatal(c, 431,
+				                      "request head over " STR(MAX_HEAD) " bytes");
 			return;
 		}
 		if (!end) {
@@ -769,18 +241,18 @@ advance(struct conn *c)
 			return;
 		}
 		c->head_len = end;
-		status = parse_head(c->in, end, &c->req, &why);
+		status = scv_api_parse_head(c->in, end, &c->req, &why);
 		if (status) {
-			respond_fatal(c, status, why);
+			scv_api_respond_fatal(c, status, why);
 			return;
 		}
 		conn_enter_state(c, CONN_BODY);
 		if (c->req.content_length > SCV_API_MAX_BODY) {
-			respond_fatal(c, 413, "body over " STR(SCV_API_MAX_BODY) " bytes");
+			scv_api_respond_fatal(c, 413, "body over " STR(SCV_API_MAX_BODY) " bytes");
 			return;
 		}
 		if (c->req.expect_continue && c->in_len - end < (size_t)c->req.content_length) {
-			if (route(c, 0))
+			if (scv_api_route(c->api, c, &c->req, c->in + c->head_len, 0))
 				return;
 			memcpy(c->out + LWS_PRE, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 			c->out_len = 25;
@@ -796,13 +268,13 @@ advance(struct conn *c)
 			rx_enable(c, 1);
 			return;
 		}
-		route(c, 1);
+		scv_api_route(c->api, c, &c->req, c->in + c->head_len, 1);
 	}
 }
 
 /* The answer is out: go on with the next request, the body after a 100, or the close. */
 static int
-after_write(struct conn *c)
+after_write(struct scv_api_conn *c)
 {
 	int fd;
 
@@ -832,7 +304,7 @@ after_write(struct conn *c)
 }
 
 static int
-conn_writeable(struct conn *c)
+conn_writeable(struct scv_api_conn *c)
 {
 	int n;
 
@@ -851,7 +323,7 @@ conn_writeable(struct conn *c)
 }
 
 static int
-conn_rx(struct conn *c, const void *data, size_t len)
+conn_rx(struct scv_api_conn *c, const void *data, size_t len)
 {
 	if (c->state == CONN_LINGER) {
 		c->lingered += len;
@@ -870,9 +342,9 @@ conn_rx(struct conn *c, const void *data, size_t len)
 }
 
 static int
-conn_timer(struct conn *c)
+conn_timer(struct scv_api_conn *c)
 {
-	uint64_t now = now_ms();
+	uint64_t now = scv_api_now_ms();
 
 	if (now < c->deadline) {
 		lws_set_timer_usecs(c->wsi, (lws_usec_t)(c->deadline - now) * 1000);
@@ -885,7 +357,7 @@ conn_timer(struct conn *c)
 static int
 conn_new(struct scv_api *api, struct lws *wsi)
 {
-	struct conn *c;
+	struct scv_api_conn *c;
 
 	if (api->closing)
 		return -1;
@@ -907,7 +379,7 @@ conn_new(struct scv_api *api, struct lws *wsi)
 
 /* lws's last word on c's socket (RAW_CLOSE): it may still name the wsi later, without c. */
 static void
-conn_free(struct conn *c, struct lws *wsi)
+conn_free(struct scv_api_conn *c, struct lws *wsi)
 {
 	struct scv_api *api = c->api;
 
@@ -945,7 +417,7 @@ filter_connection(struct scv_api *api, int fd)
 	             sizeof body - 1, body);
 	if (send(fd, busy, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
 		shutdown(fd, SHUT_WR);
-	now = now_ms();
+	now = scv_api_now_ms();
 	if (!api->busy_logged_at || now - api->busy_logged_at >= AUTH_LOG_MS) {
 		log_warn(NULL, "api: refused a connection: %d open (and %u more in %d s)",
 		         SCV_API_MAX_CONNS, api->busy_quiet, AUTH_LOG_MS / 1000);
@@ -960,7 +432,7 @@ filter_connection(struct scv_api *api, int fd)
 static int
 on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
-	struct conn *c = user;
+	struct scv_api_conn *c = user;
 
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: /* user: lws's, not a connection */
@@ -1105,7 +577,7 @@ on_timer_closed(uv_handle_t *handle)
 	void *arg = api->done_arg;
 
 	while (api->conns && !api->abandoned) { /* lws said RAW_CLOSE for each: none left */
-		struct conn *c = api->conns;
+		struct scv_api_conn *c = api->conns;
 		api->conns = c->next;
 		free(c);
 	}
@@ -1131,18 +603,18 @@ on_teardown(uv_timer_t *timer)
 	struct handle_count hc = {api->lws, 0};
 
 	if (!api->destroying) {
-		for (struct conn *c = api->conns; c; c = c->next)
-			if (c->state == CONN_WRITE && now_ms() < api->drain_deadline)
+		for (struct scv_api_conn *c = api->conns; c; c = c->next)
+			if (c->state == CONN_WRITE && scv_api_now_ms() < api->drain_deadline)
 				return;
 		api->destroying = 1;
-		api->teardown_deadline = now_ms() + TEARDOWN_MS;
+		api->teardown_deadline = scv_api_now_ms() + TEARDOWN_MS;
 		if (api->lws)
 			lws_context_destroy(api->lws);
 		return;
 	}
 	if (api->lws) {
 		uv_walk(api->loop, count_owned, &hc);
-		if (hc.n && now_ms() < api->teardown_deadline)
+		if (hc.n && scv_api_now_ms() < api->teardown_deadline)
 			return;
 		if (hc.n) {
 			log_err(NULL,
@@ -1167,7 +639,7 @@ static void
 teardown(struct scv_api *api)
 {
 	api->closing = 1;
-	api->drain_deadline = now_ms() + DRAIN_MS;
+	api->drain_deadline = scv_api_now_ms() + DRAIN_MS;
 	uv_timer_start(&api->timer, on_teardown, 0, 1);
 }
 

@@ -24,6 +24,8 @@ static struct lws_vhost *test_create_vhost(struct lws_context *context,
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include <jansson.h>
+
 #include "tests/unit/test.h"
 
 #define TOKEN "s3cret-T0ken_for.tests~0123456789"
@@ -321,9 +323,9 @@ run_job(struct job *j)
 static void
 spin(uv_loop_t *l, unsigned ms)
 {
-	uint64_t end = now_ms() + ms;
+	uint64_t end = scv_api_now_ms() + ms;
 
-	while (now_ms() < end) {
+	while (scv_api_now_ms() < end) {
 		uv_run(l, UV_RUN_NOWAIT);
 		usleep(200);
 	}
@@ -1003,13 +1005,13 @@ static void
 job_idle(struct job *j)
 {
 	struct cli *k = malloc(sizeof *k);
-	uint64_t t0 = now_ms();
+	uint64_t t0 = scv_api_now_ms();
 
 	if (cli_open(k, AF_INET, j->port) == 0) {
 		if (j->req[0])
 			cli_send(k, j->req[0], strlen(j->req[0]));
 		j->closed = cli_closed(k, 3000);
-		j->got = (int)(now_ms() - t0); /* ms until closed */
+		j->got = (int)(scv_api_now_ms() - t0); /* ms until closed */
 		close(k->fd);
 	}
 	free(k);
@@ -1417,20 +1419,20 @@ TEST(parse_head_fields)
 	char h[] =
 	        "POST /a?b HTTP/1.1\r\nhost: x\r\nCONTENT-LENGTH:  12 \r\nauthorization:\tBearer "
 	        "abc \r\nConnection: foo,close\r\n\r\n";
-	struct req q;
+	struct scv_api_req q;
 	const char *why = NULL;
 
-	CHECK_INT(parse_head(h, strlen(h), &q, &why), 0);
+	CHECK_INT(scv_api_parse_head(h, strlen(h), &q, &why), 0);
 	CHECK_STR(q.method, "POST");
 	CHECK_STR(q.target, "/a?b");
 	CHECK_INT(q.content_length, 12);
 	CHECK_STR(q.authorization, "Bearer abc");
 	CHECK_INT(q.close, 1);
 	CHECK_INT(q.http10, 0);
-	CHECK_INT(head_end("GET / HTTP/1.1\n\nrest", 20), 16);
-	CHECK_INT(head_end("GET / HTTP/1.1\r\n\r", 17), 0);
+	CHECK_INT(scv_api_head_end("GET / HTTP/1.1\n\nrest", 20), 16);
+	CHECK_INT(scv_api_head_end("GET / HTTP/1.1\r\n\r", 17), 0);
 	char nul[] = "GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n";
-	CHECK_INT(parse_head(nul, sizeof nul - 1, &q, &why), 400);
+	CHECK_INT(scv_api_parse_head(nul, sizeof nul - 1, &q, &why), 400);
 }
 
 int
