@@ -25,10 +25,10 @@ struct store;
 
 /* An operation as stored. Strings are owned by whoever holds the struct (store_op_clear()). */
 struct store_op {
-	int64_t id;        /* assigned by store_add_op(); increasing; submission order */
-	char *call_key;    /* vendorCallKey */
-	char *cc_name;     /* contact center name (config) */
-	int kind;          /* enum outbox_kind */
+	int64_t id;     /* assigned by store_add_op(); increasing; submission order */
+	char *call_key; /* vendorCallKey */
+	char *cc_name;  /* contact center name (config) */
+	int kind;       /* enum outbox_kind */
 	char *method;
 	char *path;
 	char *body;
@@ -47,9 +47,9 @@ struct store_call {
 struct store_dead {
 	int64_t id;
 	struct store_op op;
-	int status;       /* last HTTP status, 0 if none */
-	char *response;   /* last response body, may be NULL */
-	char *reason;     /* "refused", "expired", ... */
+	int status;     /* last HTTP status, 0 if none */
+	char *response; /* last response body, may be NULL */
+	char *reason;   /* "refused", "expired", ... */
 	int64_t died_ms;
 };
 
@@ -69,8 +69,8 @@ int store_del_op(struct store *st, int64_t id);
 /* Record a new attempt count (not required for correctness; kept for operators). */
 int store_set_attempts(struct store *st, int64_t id, unsigned attempts);
 /* Moves op to the dead letters with the last status, response and a reason. */
-int store_bury_op(struct store *st, const struct store_op *op, int status,
-                  const char *response, const char *reason);
+int store_bury_op(struct store *st, const struct store_op *op, int status, const char *response,
+                  const char *reason);
 int store_add_call(struct store *st, const struct store_call *call);
 int store_set_call_accept(struct store *st, const char *call_key, int64_t accept_ms);
 int store_del_call(struct store *st, const char *call_key);

@@ -303,8 +303,8 @@ chunk_size(struct scv_http1 *p)
 			return -EPROTO;
 		size = size * 16 +
 		       (unsigned long long)(isdigit((unsigned char)*s)
-						    ? *s - '0'
-						    : tolower((unsigned char)*s) - 'a' + 10);
+		                                    ? *s - '0'
+		                                    : tolower((unsigned char)*s) - 'a' + 10);
 	}
 	while (*s == ' ' || *s == '\t')
 		s++;
@@ -344,7 +344,7 @@ scv_http1_feed(struct scv_http1 *p, const char *data, size_t len)
 			p->left -= (unsigned long long)n;
 			if (!p->left)
 				p->state = p->state == SCV_HTTP1_BODY_LENGTH ? SCV_HTTP1_DONE
-									     : SCV_HTTP1_CHUNK_END;
+				                                             : SCV_HTTP1_CHUNK_END;
 			break;
 		case SCV_HTTP1_CHUNK_SIZE:
 			n = feed_line(p, d, avail, &done);
@@ -402,7 +402,7 @@ static int
 month_index(const char *m)
 {
 	static const char *const names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 	for (int i = 0; i < 12; i++)
 		if (strcasecmp(m, names[i]) == 0)
@@ -422,13 +422,13 @@ http_date(const char *s)
 	/* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
 	n = -1;
 	if (sscanf(s, "%3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n", wday, &d, mon, &y, &hh,
-		   &mm, &ss, &n) == 7 &&
+	           &mm, &ss, &n) == 7 &&
 	    n == len)
 		goto parsed;
 	/* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
 	n = -1;
 	if (sscanf(s, "%15[A-Za-z], %2d-%3[A-Za-z]-%2d %2d:%2d:%2d GMT%n", wday, &d, mon, &y, &hh,
-		   &mm, &ss, &n) == 7 &&
+	           &mm, &ss, &n) == 7 &&
 	    n == len) {
 		y += y < 70 ? 2000 : 1900;
 		goto parsed;
@@ -436,7 +436,7 @@ http_date(const char *s)
 	/* asctime: Sun Nov  6 08:49:37 1994 */
 	n = -1;
 	if (sscanf(s, "%3[A-Za-z] %3[A-Za-z] %2d %2d:%2d:%2d %4d%n", wday, mon, &d, &hh, &mm, &ss,
-		   &y, &n) == 7 &&
+	           &y, &n) == 7 &&
 	    n == len)
 		goto parsed;
 	return -1;

@@ -10,8 +10,8 @@
 #include <sys/types.h>
 #include <time.h>
 
-#define SCV_HTTP1_MAX_HEAD (16 * 1024) /* status line + headers */
-#define SCV_HTTP1_MAX_LINE 1024        /* chunk-size and trailer lines */
+#define SCV_HTTP1_MAX_HEAD        (16 * 1024) /* status line + headers */
+#define SCV_HTTP1_MAX_LINE        1024        /* chunk-size and trailer lines */
 #define SCV_HTTP1_MAX_RETRY_AFTER (24 * 3600)
 
 enum scv_http1_state {

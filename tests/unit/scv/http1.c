@@ -75,7 +75,7 @@ parse2(const char *text, struct result *r)
 TEST(content_length)
 {
 	static const char t[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-				"Content-Length: 30\r\n\r\n{\"voiceCallId\":\"0LQ1\",\"x\":[]}\n";
+	                        "Content-Length: 30\r\n\r\n{\"voiceCallId\":\"0LQ1\",\"x\":[]}\n";
 	struct result r;
 
 	parse2(t, &r);
@@ -102,7 +102,7 @@ TEST(next_response_not_consumed)
 TEST(chunked)
 {
 	static const char t[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-				"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: 1\r\n\r\n";
+	                        "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: 1\r\n\r\n";
 	struct result r;
 
 	parse2(t, &r);
@@ -115,7 +115,7 @@ TEST(chunked)
 TEST(chunked_upper_hex_and_lf_only)
 {
 	static const char t[] = "HTTP/1.1 200 OK\nTransfer-Encoding: gzip, Chunked\n\n"
-				"A\n0123456789\n0\n\n";
+	                        "A\n0123456789\n0\n\n";
 	struct result r;
 
 	parse2(t, &r);
@@ -228,25 +228,25 @@ TEST(headers_case_and_spaces)
 TEST(malformed)
 {
 	static const char *const bad[] = {
-		"HTTP/2 200 OK\r\n\r\n",
-		"HTTP/1.1 20 OK\r\n\r\n",
-		"HTTP/1.1 2000 OK\r\n\r\n",
-		"HTTP/1.1 099 OK\r\n\r\n",
-		"ICY 200 OK\r\n\r\n",
-		"\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n",
-		"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nContent-Length: 9999999999999999\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nBad Header: x\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nX: a\r\n folded\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
-		"HTTP/1.1 200 OK\r\n: empty name\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1000000000000000\r\n",
+	        "HTTP/2 200 OK\r\n\r\n",
+	        "HTTP/1.1 20 OK\r\n\r\n",
+	        "HTTP/1.1 2000 OK\r\n\r\n",
+	        "HTTP/1.1 099 OK\r\n\r\n",
+	        "ICY 200 OK\r\n\r\n",
+	        "\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nContent-Length: 9999999999999999\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nBad Header: x\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nX: a\r\n folded\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\n: empty name\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+	        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n",
+	        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n",
+	        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1000000000000000\r\n",
 	};
 	struct result r;
 
@@ -307,7 +307,7 @@ TEST(retry_after_values)
 	/* a date in the past: retry now */
 	CHECK_INT(scv_http1_retry_after("Sat, 05 Nov 1994 08:49:37 GMT", now), 0);
 	CHECK_INT(scv_http1_retry_after("Mon, 06 Nov 1995 08:49:37 GMT", now),
-		  SCV_HTTP1_MAX_RETRY_AFTER);
+	          SCV_HTTP1_MAX_RETRY_AFTER);
 	CHECK_INT(scv_http1_retry_after(NULL, now), -1);
 	CHECK_INT(scv_http1_retry_after("", now), -1);
 	CHECK_INT(scv_http1_retry_after("soon", now), -1);
