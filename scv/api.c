@@ -62,6 +62,7 @@
 #include <openssl/evp.h>
 
 #include "connector/log.h"
+#include "scv/lws_log.h"
 
 #define PROTOCOL_NAME "scvbridge-api"
 #define MAX_TOKEN     1024
@@ -117,20 +118,6 @@ static const struct lws_protocols protocols[] = {
         {PROTOCOL_NAME, on_lws, 0, RX_CHUNK, 0, NULL, 0},
         {NULL, NULL, 0, 0, 0, NULL, 0},
 };
-
-/* lws's errors and warnings, one line each, into our log. lws never sees the token. */
-static void
-log_lws(int level, const char *line)
-{
-	size_t n = strlen(line);
-
-	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
-		n--;
-	if (level & LLL_ERR)
-		log_err(NULL, "libwebsockets: %.*s", (int)n, line);
-	else
-		log_warn(NULL, "libwebsockets: %.*s", (int)n, line);
-}
 
 /* ---- connections ---- */
 
@@ -688,7 +675,7 @@ scv_api_start(uv_loop_t *loop, const char *listen, const char *bearer_token,
 		api->ops = *ops;
 	api->arg = arg;
 
-	lws_set_log_level(LLL_ERR | LLL_WARN, log_lws);
+	scv_lws_log_setup();
 	memset(&ci, 0, sizeof ci);
 	/* lws loads libwebsockets-evlib_uv.so; no vhost but the one made below */
 	ci.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;

@@ -32,6 +32,7 @@
 #include <libwebsockets.h>
 
 #include "connector/log.h"
+#include "scv/lws_log.h"
 
 #define PROTOCOL_NAME  "scvbridge-https"
 #define RX_BUFFER_SIZE (32 * 1024) /* lws reads into one buffer this size: one RAW_RX at most */
@@ -43,20 +44,6 @@ static const struct lws_protocols protocols[] = {
         {PROTOCOL_NAME, on_lws, 0, 0, 0, NULL, 0},
         {NULL, NULL, 0, 0, 0, NULL, 0},
 };
-
-/* lws's errors and warnings, one line each, into our log (lws only ever sees TLS records). */
-static void
-log_lws(int level, const char *line)
-{
-	size_t n = strlen(line);
-
-	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
-		n--;
-	if (level & LLL_ERR)
-		log_err(NULL, "libwebsockets: %.*s", (int)n, line);
-	else
-		log_warn(NULL, "libwebsockets: %.*s", (int)n, line);
-}
 
 /* lws's last word on c's socket: lws keeps the wsi a little longer, but not c. */
 static void
@@ -150,7 +137,7 @@ scv_hsock_init(struct scv_http *h, char *err, size_t errlen)
 	struct lws_context_creation_info info;
 	void *loops[1] = {h->loop};
 
-	lws_set_log_level(LLL_ERR | LLL_WARN, log_lws);
+	scv_lws_log_setup();
 	h->wbuf = malloc(LWS_PRE + SCV_HSOCK_WRITE_CHUNK);
 	if (!h->wbuf) {
 		snprintf(err, errlen, "out of memory");
