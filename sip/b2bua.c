@@ -5,6 +5,10 @@
  * agent side). SDP is relayed untouched; 18x, final responses, BYE and CANCEL are relayed
  * between the legs here, without a round trip to the loop. The loop is told what happened
  * (INCOMING, FORWARDED, PROGRESS, ANSWERED, ENDED) and answers INCOMING with forward/reject.
+ *
+ * Here: the call table, new calls, ending legs, the agent side's answer, the nua callback
+ * and the loop's commands. Mid-call offers (hold, resume) are relayed in b2bua_midcall.c;
+ * transfers (REFER) are in b2bua_xfer.c.
  */
 #include "sip/sip_int.h"
 
@@ -20,7 +24,6 @@
 #include <sofia-sip/url.h>
 
 #include "connector/log.h"
-#include "sip/sdp.h"
 
 /* ---- call table ---------------------------------------------------------------------- */
 
@@ -68,8 +71,8 @@ call_unlink_free(struct sip *sip, struct sip_call *call)
 
 /* ---- events to the loop -------------------------------------------------------------- */
 
-static struct sip_event *
-event_new(enum sip_event_type type, uint64_t id)
+struct sip_event *
+b2bua_event_new(enum sip_event_type type, uint64_t id)
 {
 	struct sip_event *ev = calloc(1, sizeof *ev);
 
@@ -81,10 +84,10 @@ event_new(enum sip_event_type type, uint64_t id)
 	return ev;
 }
 
-static void
-post_simple(struct sip *sip, struct sip_call *call, enum sip_event_type type, int status)
+void
+b2bua_post_simple(struct sip *sip, struct sip_call *call, enum sip_event_type type, int status)
 {
-	struct sip_event *ev = event_new(type, call->id);
+	struct sip_event *ev = b2bua_event_new(type, call->id);
 
 	if (!ev) {
 		log_err(NULL, "sip: out of memory; event %d of call %llu lost", (int)type,
@@ -96,8 +99,8 @@ post_simple(struct sip *sip, struct sip_call *call, enum sip_event_type type, in
 }
 
 /* Reports the end of the call once; later endings of the other leg are not reported. */
-static void
-call_ended(struct sip *sip, struct sip_call *call, enum sip_end_cause cause, int status)
+void
+b2bua_call_ended(struct sip *sip, struct sip_call *call, enum sip_end_cause cause, int status)
 {
 	struct sip_event *ev;
 
@@ -105,7 +108,7 @@ call_ended(struct sip *sip, struct sip_call *call, enum sip_end_cause cause, int
 		return;
 	call->ended = 1;
 	call->state = CALL_ENDING;
-	ev = event_new(SIP_EV_ENDED, call->id);
+	ev = b2bua_event_new(SIP_EV_ENDED, call->id);
 	if (!ev) {
 		log_err(NULL, "sip: out of memory; end of call %llu lost",
 		        (unsigned long long)call->id);
@@ -118,8 +121,8 @@ call_ended(struct sip *sip, struct sip_call *call, enum sip_end_cause cause, int
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
-static char *
-xstrndup(const char *s, size_t n)
+char *
+b2bua_xstrndup(const char *s, size_t n)
 {
 	char *d = malloc(n + 1);
 
@@ -164,7 +167,7 @@ user_of_header_value(const char *value)
 	end = start + strcspn(start, "@;>? ");
 	if (end == start || (size_t)(end - start) > 64)
 		return NULL;
-	return xstrndup(start, (size_t)(end - start));
+	return b2bua_xstrndup(start, (size_t)(end - start));
 }
 
 static char *
@@ -183,8 +186,8 @@ addr_text(const struct sockaddr *sa)
 	return strdup(buf);
 }
 
-static const char *
-header_value(sip_t const *msg, const char *name)
+const char *
+b2bua_header_value(sip_t const *msg, const char *name)
 {
 	for (sip_unknown_t const *u = msg->sip_unknown; u; u = u->un_next)
 		if (u->un_name && strcasecmp(u->un_name, name) == 0)
@@ -200,12 +203,12 @@ is_sdp(sip_t const *msg)
 	       strcasecmp(msg->sip_content_type->c_type, "application/sdp") == 0;
 }
 
-static char *
-sdp_of(sip_t const *msg)
+char *
+b2bua_sdp_of(sip_t const *msg)
 {
 	if (!is_sdp(msg))
 		return NULL;
-	return xstrndup(msg->sip_payload->pl_data, msg->sip_payload->pl_len);
+	return b2bua_xstrndup(msg->sip_payload->pl_data, msg->sip_payload->pl_len);
 }
 
 /*
@@ -213,8 +216,8 @@ sdp_of(sip_t const *msg)
  * the callback (or command) that supplied it has returned: only static strings may be passed.
  * So relayed responses carry the standard phrase for their status, not the peer's own.
  */
-static const char *
-static_phrase(int status)
+const char *
+b2bua_static_phrase(int status)
 {
 	const char *p = sip_status_phrase(status);
 
@@ -244,7 +247,7 @@ fill_incoming(struct sip *sip, struct sip_event *ev, sip_t const *msg, const str
 		if (msg->sip_from->a_display)
 			ev->from_display = strdup(msg->sip_from->a_display);
 	}
-	const char *pai = header_value(msg, "P-Asserted-Identity");
+	const char *pai = b2bua_header_value(msg, "P-Asserted-Identity");
 	if (pai)
 		ev->pai_user = user_of_header_value(pai);
 
@@ -252,7 +255,7 @@ fill_incoming(struct sip *sip, struct sip_event *ev, sip_t const *msg, const str
 	if (!ev->headers)
 		return -ENOMEM;
 	for (size_t i = 0; i < sip->n_capture; i++) {
-		const char *v = header_value(msg, sip->capture[i]);
+		const char *v = b2bua_header_value(msg, sip->capture[i]);
 		if (!v || strlen(v) > SIP_MAX_HEADER_VALUE)
 			continue;
 		ev->headers[ev->n_headers].name = strdup(sip->capture[i]);
@@ -324,7 +327,7 @@ on_new_invite(struct sip *sip, nua_t *nua, nua_handle_t *nh, sip_t const *msg)
 	}
 
 	call = calloc(1, sizeof *call);
-	ev = event_new(SIP_EV_INCOMING, 0);
+	ev = b2bua_event_new(SIP_EV_INCOMING, 0);
 	if (!call || !ev)
 		goto out_oom;
 	call->id = sip->next_id++;
@@ -334,9 +337,9 @@ on_new_invite(struct sip *sip, nua_t *nua, nua_handle_t *nh, sip_t const *msg)
 	call->a.nh = nh;
 	call->a.is_caller = 1;
 	call->b.call = call;
-	call->sdp = sdp_of(msg);
+	call->sdp = b2bua_sdp_of(msg);
 	call->from_str = from_for_agent_leg(msg);
-	const char *pai = header_value(msg, "P-Asserted-Identity");
+	const char *pai = b2bua_header_value(msg, "P-Asserted-Identity");
 	if (pai && strlen(pai) <= SIP_MAX_HEADER_VALUE &&
 	    asprintf(&call->pai, "P-Asserted-Identity: %s", pai) < 0)
 		call->pai = NULL;
@@ -367,8 +370,8 @@ out_oom:
 /* ---- ending legs --------------------------------------------------------------------- */
 
 /* Ends one leg the way its state requires. status: what to answer a caller not yet answered. */
-static void
-end_leg(struct sip_leg *leg, int status)
+void
+b2bua_end_leg(struct sip_leg *leg, int status)
 {
 	if (!leg->nh || leg->terminated)
 		return;
@@ -376,7 +379,7 @@ end_leg(struct sip_leg *leg, int status)
 		if (leg->answered)
 			nua_bye(leg->nh, TAG_END());
 		else
-			nua_respond(leg->nh, status, static_phrase(status), TAG_END());
+			nua_respond(leg->nh, status, b2bua_static_phrase(status), TAG_END());
 	} else {
 		if (leg->answered)
 			nua_bye(leg->nh, TAG_END());
@@ -400,40 +403,15 @@ leg_terminated(struct sip *sip, struct sip_leg *leg)
 	}
 	if (!side_leg && !call->ended) {
 		/* A leg died without BYE/CANCEL/final response we saw: a signalling failure. */
-		call_ended(sip, call, SIP_END_SIGNALLING, 0);
-		end_leg(other, 500);
-		end_leg(&call->c, 0);
+		b2bua_call_ended(sip, call, SIP_END_SIGNALLING, 0);
+		b2bua_end_leg(other, 500);
+		b2bua_end_leg(&call->c, 0);
 	}
 	if (!call->a.nh && !call->b.nh && !call->c.nh && !call->x.nh)
 		call_unlink_free(sip, call);
 }
 
 /* ---- responses from the agent side --------------------------------------------------- */
-
-/* A message of the agent leg may name the recording: report each new URL once. */
-static void
-check_recording(struct sip *sip, struct sip_call *call, sip_t const *msg)
-{
-	struct sip_event *ev;
-	const char *v;
-
-	if (!call->rec_header || !msg)
-		return;
-	v = header_value(msg, call->rec_header);
-	if (!v || !v[0] || strlen(v) > SIP_MAX_HEADER_VALUE ||
-	    (call->rec_url && strcmp(call->rec_url, v) == 0))
-		return;
-	free(call->rec_url);
-	call->rec_url = strdup(v);
-	ev = event_new(SIP_EV_RECORDING, call->id);
-	if (!ev || !call->rec_url || !(ev->value = strdup(v))) {
-		sip_event_free(ev);
-		log_err(NULL, "sip: out of memory noting the recording of call %llu",
-		        (unsigned long long)call->id);
-		return;
-	}
-	sip_post(sip, ev);
-}
 
 static enum sip_end_cause
 cause_of_failure(int status)
@@ -451,7 +429,7 @@ on_agent_invite_response(struct sip *sip, struct sip_call *call, int status, sip
 
 	if (status < 101)
 		return;
-	check_recording(sip, call, msg);
+	b2bua_check_recording(sip, call, msg);
 	if (call->ended) {
 		/* caller already gone: an answer that crossed our CANCEL is hung up */
 		if (status >= 200 && status < 300) {
@@ -460,15 +438,15 @@ on_agent_invite_response(struct sip *sip, struct sip_call *call, int status, sip
 		}
 		return;
 	}
-	sdp = sdp_of(msg);
+	sdp = b2bua_sdp_of(msg);
 	if (status < 200) {
 		if (a->nh && !a->terminated)
-			nua_respond(a->nh, status, static_phrase(status),
+			nua_respond(a->nh, status, b2bua_static_phrase(status),
 			            TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
 			            TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
 		if (call->state == CALL_CALLING)
 			call->state = CALL_EARLY;
-		post_simple(sip, call, SIP_EV_PROGRESS, status);
+		b2bua_post_simple(sip, call, SIP_EV_PROGRESS, status);
 	} else if (status < 300) {
 		if (call->state == CALL_ANSWERED) {
 			free(sdp);
@@ -480,289 +458,20 @@ on_agent_invite_response(struct sip *sip, struct sip_call *call, int status, sip
 			su_timer_reset(call->ring_timer);
 		if (a->nh && !a->terminated) {
 			a->answered = 1;
-			nua_respond(a->nh, status, static_phrase(status),
+			nua_respond(a->nh, status, b2bua_static_phrase(status),
 			            TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
 			            TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
 		}
-		post_simple(sip, call, SIP_EV_ANSWERED, status);
+		b2bua_post_simple(sip, call, SIP_EV_ANSWERED, status);
 	} else {
 		/* A redirect has nowhere to go through a B2BUA without its Contact: say unavailable. */
 		int relay = status < 400 ? 480 : status;
 
-		call_ended(sip, call, cause_of_failure(status), status);
+		b2bua_call_ended(sip, call, cause_of_failure(status), status);
 		if (a->nh && !a->terminated)
-			nua_respond(a->nh, relay, static_phrase(relay), TAG_END());
+			nua_respond(a->nh, relay, b2bua_static_phrase(relay), TAG_END());
 	}
 	free(sdp);
-}
-
-/* ---- mid-call offers (hold, resume, session refresh) --------------------------------- */
-
-/*
- * A re-INVITE on one leg is relayed to the other with its SDP untouched; the other leg's answer
- * goes back as the response. One relay at a time: a crossing re-INVITE gets 491 (glare).
- */
-static void
-relay_offer(struct sip *sip, nua_t *nua, struct sip_leg *leg, sip_t const *msg, int is_update)
-{
-	struct sip_call *call = leg->call;
-	struct sip_leg *other = leg->is_caller ? &call->b : &call->a;
-	char *sdp;
-
-	(void)sip;
-	if (call->ended || call->state != CALL_ANSWERED || !other->nh || other->terminated ||
-	    leg->retired || leg == &call->c || call->xfer != XFER_NONE) {
-		nua_respond(leg->nh, 488, "Not Acceptable Here", NUTAG_WITH_THIS(nua), TAG_END());
-		return;
-	}
-	if (call->relay_from) {
-		nua_respond(leg->nh, 491, "Request Pending", NUTAG_WITH_THIS(nua), TAG_END());
-		return;
-	}
-	if (!leg->is_caller)
-		check_recording(sip, call, msg);
-	sdp = msg ? sdp_of(msg) : NULL;
-	if (is_update) {
-		/* answered later, outside this callback: keep the request */
-		if (nua_save_event(nua, call->update_saved) != 1) {
-			free(sdp);
-			nua_respond(leg->nh, 500, "Server Internal Error", NUTAG_WITH_THIS(nua),
-			            TAG_END());
-			return;
-		}
-		call->relay_update = 1;
-	}
-	call->relay_from = leg;
-	/* no offer (it comes in the answer): the hold state does not change */
-	call->relay_hold = sdp ? sip_sdp_is_hold(sdp, strlen(sdp)) : call->held;
-	if (is_update)
-		nua_update(other->nh, TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-		           TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
-	else
-		nua_invite(other->nh, TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-		           TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
-	free(sdp);
-}
-
-static void
-on_relay_response(struct sip *sip, struct sip_call *call, int status, sip_t const *msg)
-{
-	struct sip_leg *origin = call->relay_from;
-	char *sdp;
-
-	if (status < 200)
-		return;
-	if (origin->is_caller)
-		check_recording(sip, call, msg); /* the answer came from the agent leg */
-	call->relay_from = NULL;
-	if (!origin->nh || origin->terminated)
-		return;
-	sdp = msg ? sdp_of(msg) : NULL;
-	if (call->relay_update) {
-		nua_respond(origin->nh, status, static_phrase(status),
-		            NUTAG_WITH_SAVED(call->update_saved),
-		            TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-		            TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
-		nua_destroy_event(call->update_saved);
-		call->relay_update = 0;
-	} else {
-		nua_respond(origin->nh, status, static_phrase(status),
-		            TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-		            TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
-	}
-	free(sdp);
-	if (status < 300 && call->relay_hold != call->held && !call->ended) {
-		call->held = call->relay_hold;
-		post_simple(sip, call, call->held ? SIP_EV_HOLD : SIP_EV_RESUME, status);
-	}
-}
-
-/* ---- transfers (REFER from the agent side) ------------------------------------------ */
-
-static void
-post_transfer(struct sip *sip, struct sip_call *call, enum sip_event_type type, int status)
-{
-	post_simple(sip, call, type, status);
-}
-
-/* The agent leg leaves during a transfer (a blind transferor hangs up after 202 or NOTIFY). */
-static void
-retire_agent_leg(struct sip_call *call)
-{
-	if (!call->b.nh)
-		return;
-	call->x = call->b;
-	call->x.retired = 1;
-	nua_handle_bind(call->x.nh, &call->x);
-	call->b = (struct sip_leg){.call = call};
-}
-
-/* "Replaces=..." among the Refer-To URI's headers (attended transfer), unescaped. */
-static char *
-replaces_of(const char *headers)
-{
-	const char *p = headers;
-
-	while (p && *p) {
-		size_t n = strcspn(p, "&");
-		if (n > 9 && strncasecmp(p, "Replaces=", 9) == 0) {
-			char *v = xstrndup(p + 9, n - 9);
-			if (v)
-				url_unescape(v, v);
-			return v;
-		}
-		p += n;
-		if (*p == '&')
-			p++;
-	}
-	return NULL;
-}
-
-static void
-on_refer(struct sip *sip, nua_t *nua, nua_handle_t *nh, struct sip_leg *leg, sip_t const *msg,
-         tagi_t tags[])
-{
-	struct sip_call *call = leg ? leg->call : NULL;
-	su_home_t home[1] = {SU_HOME_INIT(home)};
-	sip_event_t const *event = NULL;
-	url_t *url;
-	struct sip_event *ev;
-
-	if (!call || leg != &call->b || call->ended || call->state != CALL_ANSWERED ||
-	    call->xfer != XFER_NONE || call->relay_from || !msg || !msg->sip_refer_to) {
-		nua_respond(nh, 603, "Declined", NUTAG_WITH_THIS(nua), TAG_END());
-		return;
-	}
-	url = url_hdup(home, msg->sip_refer_to->r_url);
-	if (!url || (url->url_type != url_sip && url->url_type != url_sips)) {
-		su_home_deinit(home);
-		nua_respond(nh, 400, "Bad Refer-To", NUTAG_WITH_THIS(nua), TAG_END());
-		return;
-	}
-	call->xfer_replaces = url->url_headers ? replaces_of(url->url_headers) : NULL;
-	url->url_headers = NULL;
-	{
-		const char *text = url_as_string(home, url);
-		call->xfer_target = text ? strdup(text) : NULL;
-	}
-	su_home_deinit(home);
-	ev = event_new(SIP_EV_REFER, call->id);
-	if (!call->xfer_target || !ev || !(ev->value = strdup(call->xfer_target))) {
-		sip_event_free(ev);
-		free(call->xfer_target);
-		free(call->xfer_replaces);
-		call->xfer_target = call->xfer_replaces = NULL;
-		nua_respond(nh, 500, "Server Internal Error", NUTAG_WITH_THIS(nua), TAG_END());
-		return;
-	}
-	tl_gets(tags, NUTAG_REFER_EVENT_REF(event), TAG_END());
-	if (event)
-		call->refer_event = sip_event_dup(nua_handle_home(nh), event);
-	call->refer_nh = nua_handle_ref(nh);
-	call->xfer = XFER_ASKED;
-	nua_respond(nh, 202, "Accepted", NUTAG_WITH_THIS(nua), TAG_END());
-	ev->status = call->xfer_replaces ? 1 : 0;
-	sip_post(sip, ev);
-}
-
-static void
-transfer_failed(struct sip *sip, struct sip_call *call, int status)
-{
-	call->xfer = XFER_NONE;
-	post_transfer(sip, call, SIP_EV_TRANSFER_FAILED, status);
-	if (!call->b.nh && !call->ended) {
-		/* the agent already left: nobody is left for the caller */
-		call_ended(sip, call, SIP_END_AGENT_FAILED, status);
-		end_leg(&call->a, 0);
-	}
-}
-
-static void
-start_transfer(struct sip *sip, struct sip_call *call, struct sip_cmd *cmd)
-{
-	nua_handle_t *nh;
-
-	if (call->xfer != XFER_ASKED || call->ended || !call->a.nh || call->a.terminated) {
-		transfer_failed(sip, call, 0);
-		return;
-	}
-	nh = nua_handle(sip->nua, &call->c, TAG_END());
-	if (!nh) {
-		transfer_failed(sip, call, 500);
-		return;
-	}
-	call->c = (struct sip_leg){.call = call, .nh = nh};
-	call->xfer = XFER_CALLING;
-	/* no offer: the target's answer carries one, which the caller then answers (RFC 3725) */
-	nua_invite(nh, NUTAG_URL(cmd->target), SIPTAG_TO_STR(cmd->target),
-	           SIPTAG_FROM_STR(call->from_str), TAG_IF(call->pai, SIPTAG_HEADER_STR(call->pai)),
-	           TAG_IF(call->xfer_replaces, SIPTAG_REPLACES_STR(call->xfer_replaces)),
-	           TAG_IF(cmd->headers && cmd->headers[0], SIPTAG_HEADER_STR(cmd->headers)),
-	           NUTAG_AUTOACK(0), TAG_IF(call->refer_nh, NUTAG_NOTIFY_REFER(call->refer_nh)),
-	           TAG_IF(call->refer_event, NUTAG_REFER_EVENT(call->refer_event)), TAG_END());
-}
-
-static void
-on_target_response(struct sip *sip, struct sip_call *call, int status, sip_t const *msg)
-{
-	char *sdp;
-
-	if (status < 200 || call->xfer != XFER_CALLING)
-		return;
-	if (status >= 300) {
-		log_info(NULL, "sip: transfer target of call %llu answered %d",
-		         (unsigned long long)call->id, status);
-		transfer_failed(sip, call, status);
-		return;
-	}
-	call->c.answered = 1;
-	sdp = sdp_of(msg);
-	if (!sdp || call->ended || !call->a.nh || call->a.terminated) {
-		nua_ack(call->c.nh, TAG_END());
-		nua_bye(call->c.nh, TAG_END());
-		free(sdp);
-		transfer_failed(sip, call, 488);
-		return;
-	}
-	/* re-bridge: the caller gets the target's offer */
-	call->xfer = XFER_REBRIDGING;
-	nua_invite(call->a.nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp),
-	           TAG_END());
-	free(sdp);
-}
-
-static void
-on_rebridge_response(struct sip *sip, struct sip_call *call, int status, sip_t const *msg)
-{
-	char *sdp;
-
-	if (status < 200)
-		return;
-	if (status >= 300 || !call->c.nh || call->c.terminated) {
-		if (call->c.nh && !call->c.terminated) {
-			nua_ack(call->c.nh, TAG_END());
-			nua_bye(call->c.nh, TAG_END());
-		}
-		transfer_failed(sip, call, status);
-		return;
-	}
-	sdp = sdp_of(msg);
-	nua_ack(call->c.nh, TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
-	        TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
-	free(sdp);
-	/* the agent leg goes; the target becomes the agent side */
-	if (call->b.nh) {
-		retire_agent_leg(call);
-		nua_bye(call->x.nh, TAG_END());
-	}
-	call->b = call->c;
-	nua_handle_bind(call->b.nh, &call->b);
-	call->c = (struct sip_leg){.call = call};
-	call->xfer = XFER_NONE;
-	free(call->xfer_target);
-	free(call->xfer_replaces);
-	call->xfer_target = call->xfer_replaces = NULL;
-	post_transfer(sip, call, SIP_EV_TRANSFERRED, status);
 }
 
 /* ---- nua callback -------------------------------------------------------------------- */
@@ -781,13 +490,13 @@ b2bua_callback(nua_event_t event, int status, nua_t *nua, struct sip *sip, nua_h
 			else
 				refuse(nua, nh, 400, "Bad Request");
 		} else {
-			relay_offer(sip, nua, leg, msg, 0);
+			b2bua_relay_offer(sip, nua, leg, msg, 0);
 		}
 		return;
 
 	case nua_i_update:
 		if (leg)
-			relay_offer(sip, nua, leg, msg, 1);
+			b2bua_relay_offer(sip, nua, leg, msg, 1);
 		else
 			nua_respond(nh, 481, "Call Does Not Exist", NUTAG_WITH_THIS(nua),
 			            TAG_END());
@@ -795,7 +504,7 @@ b2bua_callback(nua_event_t event, int status, nua_t *nua, struct sip *sip, nua_h
 
 	case nua_r_update:
 		if (call && call->relay_from && call->relay_update && leg != call->relay_from)
-			on_relay_response(sip, call, status, msg);
+			b2bua_on_relay_response(sip, call, status, msg);
 		return;
 
 	case nua_i_state: {
@@ -812,22 +521,22 @@ b2bua_callback(nua_event_t event, int status, nua_t *nua, struct sip *sip, nua_h
 	}
 
 	case nua_i_refer:
-		on_refer(sip, nua, nh, leg, msg, tags);
+		b2bua_on_refer(sip, nua, nh, leg, msg, tags);
 		return;
 
 	case nua_r_invite:
 		if (call && leg == &call->c) {
-			on_target_response(sip, call, status, msg);
+			b2bua_on_target_response(sip, call, status, msg);
 			return;
 		}
 		if (call && leg == &call->a && call->xfer == XFER_REBRIDGING) {
-			on_rebridge_response(sip, call, status, msg);
+			b2bua_on_rebridge_response(sip, call, status, msg);
 			return;
 		}
 		if (call && leg->retired)
 			return;
 		if (call && call->relay_from && leg != call->relay_from)
-			on_relay_response(sip, call, status, msg);
+			b2bua_on_relay_response(sip, call, status, msg);
 		else if (call && !leg->is_caller)
 			on_agent_invite_response(sip, call, status, msg);
 		return;
@@ -835,7 +544,7 @@ b2bua_callback(nua_event_t event, int status, nua_t *nua, struct sip *sip, nua_h
 	case nua_i_ack:
 		/* Late offer: the caller's ACK carries the answer to the agent's offer. */
 		if (call && leg->is_caller && !call->sdp && call->b.nh && msg && is_sdp(msg)) {
-			char *sdp = sdp_of(msg);
+			char *sdp = b2bua_sdp_of(msg);
 			if (sdp) {
 				nua_ack(call->b.nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
 				        SIPTAG_PAYLOAD_STR(sdp), TAG_END());
@@ -848,8 +557,8 @@ b2bua_callback(nua_event_t event, int status, nua_t *nua, struct sip *sip, nua_h
 
 	case nua_i_cancel:
 		if (call && leg->is_caller) {
-			call_ended(sip, call, SIP_END_CALLER_CANCEL, 487);
-			end_leg(&call->b, 0);
+			b2bua_call_ended(sip, call, SIP_END_CALLER_CANCEL, 487);
+			b2bua_end_leg(&call->b, 0);
 		}
 		return;
 
@@ -857,21 +566,24 @@ b2bua_callback(nua_event_t event, int status, nua_t *nua, struct sip *sip, nua_h
 		if (!call || leg->retired)
 			return;
 		if (leg == &call->b && call->xfer != XFER_NONE) {
-			retire_agent_leg(call); /* a transferor hanging up: the transfer goes on */
+			/* a transferor hanging up: the transfer goes on */
+			b2bua_retire_agent_leg(call);
 			return;
 		}
 		if (leg == &call->c) {
-			transfer_failed(sip, call, 0); /* the target left before the re-bridge */
+			/* the target left before the re-bridge */
+			b2bua_transfer_failed(sip, call, 0);
 			return;
 		}
 		if (leg->is_caller) {
-			call_ended(sip, call, SIP_END_CALLER_BYE, 0);
-			end_leg(&call->b, 0);
-			end_leg(&call->c, 0);
+			b2bua_call_ended(sip, call, SIP_END_CALLER_BYE, 0);
+			b2bua_end_leg(&call->b, 0);
+			b2bua_end_leg(&call->c, 0);
 		} else {
-			check_recording(sip, call, msg); /* before ENDED: the core closes then */
-			call_ended(sip, call, SIP_END_AGENT_BYE, 0);
-			end_leg(&call->a, 0);
+			/* before ENDED: the core closes then */
+			b2bua_check_recording(sip, call, msg);
+			b2bua_call_ended(sip, call, SIP_END_AGENT_BYE, 0);
+			b2bua_end_leg(&call->a, 0);
 		}
 		return;
 
@@ -889,9 +601,9 @@ on_ring_timeout(struct sip *sip, su_timer_t *t, struct sip_call *call)
 	(void)t;
 	if (call->ended || (call->state != CALL_CALLING && call->state != CALL_EARLY))
 		return;
-	call_ended(sip, call, SIP_END_NO_ANSWER, 480);
-	end_leg(&call->b, 0);
-	end_leg(&call->a, 480);
+	b2bua_call_ended(sip, call, SIP_END_NO_ANSWER, 480);
+	b2bua_end_leg(&call->b, 0);
+	b2bua_end_leg(&call->a, 480);
 }
 
 static void
@@ -903,7 +615,7 @@ forward(struct sip *sip, struct sip_call *call, struct sip_cmd *cmd)
 		return; /* the caller went away while the loop decided */
 	nh = nua_handle(sip->nua, &call->b, TAG_END());
 	if (!nh) {
-		call_ended(sip, call, SIP_END_AGENT_FAILED, 500);
+		b2bua_call_ended(sip, call, SIP_END_AGENT_FAILED, 500);
 		nua_respond(call->a.nh, 500, "Server Internal Error", TAG_END());
 		return;
 	}
@@ -918,7 +630,7 @@ forward(struct sip *sip, struct sip_call *call, struct sip_cmd *cmd)
 	           TAG_IF(cmd->headers && cmd->headers[0], SIPTAG_HEADER_STR(cmd->headers)),
 	           /* late offer: the agent's ACK must carry the caller's answer */
 	           NUTAG_AUTOACK(call->sdp != NULL), TAG_END());
-	post_simple(sip, call, SIP_EV_FORWARDED, 0);
+	b2bua_post_simple(sip, call, SIP_EV_FORWARDED, 0);
 	if (cmd->ring_timeout_ms) {
 		call->ring_timer = su_timer_create(su_root_task(sip->root), 0);
 		if (!call->ring_timer ||
@@ -941,7 +653,7 @@ b2bua_command(struct sip *sip, struct sip_cmd *cmd)
 		forward(sip, call, cmd);
 		break;
 	case SIP_CMD_TRANSFER:
-		start_transfer(sip, call, cmd);
+		b2bua_start_transfer(sip, call, cmd);
 		break;
 	case SIP_CMD_RINGING:
 		if (call->state == CALL_ROUTING && !call->ended && call->a.nh &&
@@ -950,15 +662,15 @@ b2bua_command(struct sip *sip, struct sip_cmd *cmd)
 		break;
 	case SIP_CMD_REJECT:
 		if (call->state == CALL_ROUTING && !call->ended) {
-			call_ended(sip, call, SIP_END_REJECTED, cmd->status);
-			end_leg(&call->a, cmd->status);
+			b2bua_call_ended(sip, call, SIP_END_REJECTED, cmd->status);
+			b2bua_end_leg(&call->a, cmd->status);
 		}
 		break;
 	case SIP_CMD_HANGUP:
-		call_ended(sip, call, SIP_END_LOCAL_HANGUP, 0);
-		end_leg(&call->a, 503);
-		end_leg(&call->b, 0);
-		end_leg(&call->c, 0);
+		b2bua_call_ended(sip, call, SIP_END_LOCAL_HANGUP, 0);
+		b2bua_end_leg(&call->a, 503);
+		b2bua_end_leg(&call->b, 0);
+		b2bua_end_leg(&call->c, 0);
 		break;
 	default:
 		break;
@@ -970,11 +682,11 @@ b2bua_end_all(struct sip *sip)
 {
 	for (size_t i = 0; i < SIP_CALL_BUCKETS; i++) {
 		for (struct sip_call *c = sip->buckets[i]; c; c = c->hnext) {
-			call_ended(sip, c, SIP_END_LOCAL_HANGUP, 0);
-			end_leg(&c->a, 503);
-			end_leg(&c->b, 0);
-			end_leg(&c->c, 0);
-			end_leg(&c->x, 0);
+			b2bua_call_ended(sip, c, SIP_END_LOCAL_HANGUP, 0);
+			b2bua_end_leg(&c->a, 503);
+			b2bua_end_leg(&c->b, 0);
+			b2bua_end_leg(&c->c, 0);
+			b2bua_end_leg(&c->x, 0);
 		}
 	}
 }

@@ -1,6 +1,8 @@
 /*
- * Internals of sip/: shared by sip.c (thread, queues, commands) and b2bua.c (call logic).
- * Everything marked "sofia thread" is touched by that thread only.
+ * Internals of sip/: shared by sip.c (thread, queues, commands) and the B2BUA's call logic:
+ * b2bua.c (calls, legs, the nua callback), b2bua_midcall.c (re-INVITE/UPDATE relay, the
+ * recording header) and b2bua_xfer.c (REFER, transfers). Everything marked "sofia thread" is
+ * touched by that thread only.
  */
 #ifndef SCVB_SIP_INT_H
 #define SCVB_SIP_INT_H
@@ -149,5 +151,47 @@ void b2bua_command(struct sip *sip, struct sip_cmd *cmd);
 /* Ends every call (SIP_EV_ENDED with SIP_END_LOCAL_HANGUP) before nua_shutdown(). */
 void b2bua_end_all(struct sip *sip);
 void b2bua_free_all(struct sip *sip);
+
+/* b2bua.c, for b2bua_midcall.c and b2bua_xfer.c (sofia thread) */
+/* A new event for the loop, stamped now; NULL when out of memory. */
+struct sip_event *b2bua_event_new(enum sip_event_type type, uint64_t id);
+/* Posts an event with just a status (logs if out of memory). */
+void b2bua_post_simple(struct sip *sip, struct sip_call *call, enum sip_event_type type,
+                       int status);
+/* Reports the end of the call once; later endings of the other leg are not reported. */
+void b2bua_call_ended(struct sip *sip, struct sip_call *call, enum sip_end_cause cause, int status);
+/* Ends one leg the way its state requires. status: what to answer a caller not yet answered. */
+void b2bua_end_leg(struct sip_leg *leg, int status);
+/* The message's SDP body, malloc'd; NULL when it has none (or out of memory). */
+char *b2bua_sdp_of(sip_t const *msg);
+/* The standard reason phrase of status (static: nua_respond() keeps it by reference). */
+const char *b2bua_static_phrase(int status);
+/* The value of an extension header (one sofia does not parse), NULL when absent. */
+const char *b2bua_header_value(sip_t const *msg, const char *name);
+/* The first n bytes of s, NUL-terminated and malloc'd. */
+char *b2bua_xstrndup(const char *s, size_t n);
+
+/* b2bua_midcall.c (sofia thread) */
+/* A message of the agent leg may name the recording: report each new URL once. */
+void b2bua_check_recording(struct sip *sip, struct sip_call *call, sip_t const *msg);
+/* A re-INVITE (is_update 0) or UPDATE on leg: relayed to the other leg, or refused. */
+void b2bua_relay_offer(struct sip *sip, nua_t *nua, struct sip_leg *leg, sip_t const *msg,
+                       int is_update);
+/* The other leg answered the relayed offer: the answer goes back to the origin leg. */
+void b2bua_on_relay_response(struct sip *sip, struct sip_call *call, int status, sip_t const *msg);
+
+/* b2bua_xfer.c (sofia thread) */
+/* nua_i_refer: leg may be NULL (a REFER outside any call). */
+void b2bua_on_refer(struct sip *sip, nua_t *nua, nua_handle_t *nh, struct sip_leg *leg,
+                    sip_t const *msg, tagi_t tags[]);
+/* SIP_CMD_TRANSFER: the loop named the target of the REFER. */
+void b2bua_start_transfer(struct sip *sip, struct sip_call *call, struct sip_cmd *cmd);
+void b2bua_transfer_failed(struct sip *sip, struct sip_call *call, int status);
+/* Responses to the INVITE of the target (leg c), and to the caller's re-bridging re-INVITE. */
+void b2bua_on_target_response(struct sip *sip, struct sip_call *call, int status, sip_t const *msg);
+void b2bua_on_rebridge_response(struct sip *sip, struct sip_call *call, int status,
+                                sip_t const *msg);
+/* The agent leg leaves during a transfer: it becomes leg x, whose end does not end the call. */
+void b2bua_retire_agent_leg(struct sip_call *call);
 
 #endif

@@ -1,4 +1,7 @@
-/* tests connector/call.c: disconnect reasons, routing of the dialled number, the caller */
+/*
+ * tests connector/call.c (disconnect reasons, routing of the dialled number, the caller) and
+ * the recording template of connector/call_close.c, linked from the archive
+ */
 #include "connector/call.c"
 
 #include "tests/unit/test.h"
