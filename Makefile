@@ -5,6 +5,8 @@
 #   make check SANITIZE=1   the same under ASan + UBSan (objects in build/sanitize/)
 #   make demo       one call end to end: SIPp caller -> scvbridge -> SIPp agent, emulated Salesforce
 #   make deps       install missing Debian packages (as root) or print the apt-get line
+#   make bench      measurements with baselines (BENCH_QUICK=1: a ~3-minute version); report in
+#                   tests/bench/results/
 #   make format-check   clang-format conformance of the C sources
 
 PKGS      := libuv sofia-sip-ua libwebsockets jansson openssl sqlite3
@@ -12,6 +14,9 @@ PKGS      := libuv sofia-sip-ua libwebsockets jansson openssl sqlite3
 DEB_PKGS  := gcc make pkg-config libuv1-dev libsofia-sip-ua-dev libwebsockets-dev \
              libwebsockets-evlib-uv libjansson-dev libssl-dev libsqlite3-dev sqlite3 \
              sip-tester openssl curl jq procps
+# Extra Debian packages for `make bench`: the Kamailio baseline, the capture that times the
+# INVITEs on loopback, and the chart.
+BENCH_PKGS := kamailio tshark gnuplot-nox
 
 VERSION   := 0.1.0
 
@@ -46,25 +51,34 @@ EMU_OBJS  := $(EMU_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*/*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-.PHONY: all deps check unit integration demo bench clean format format-check
+.PHONY: all deps bench-deps check unit integration demo bench clean format format-check
 
 all: deps $(BUILD)/scvbridge $(BUILD)/scv-emulator
 
-# `make deps`: nothing to do when every package is there; as root, install what is missing;
-# otherwise print the exact command and fail.
+# Installs the Debian packages of $(2) that are missing: as root with apt-get, otherwise prints the
+# exact command and fails. $(1) names the target in messages.
+define install-missing
+@missing=""; for p in $(2); do \
+	dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+done; \
+if [ -n "$$missing" ]; then \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "$(1): installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing >/dev/null || exit 1; \
+	else \
+		echo "$(1): missing Debian packages; run as root:"; \
+		echo "  apt-get install -y$$missing"; exit 1; \
+	fi; \
+fi
+endef
+
+# `make deps`: nothing to do when every package is there.
 deps:
-	@missing=""; for p in $(DEB_PKGS); do \
-		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-		if [ "$$(id -u)" = 0 ]; then \
-			echo "deps: installing$$missing"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing >/dev/null || exit 1; \
-		else \
-			echo "deps: missing Debian packages; run as root:"; \
-			echo "  apt-get install -y$$missing"; exit 1; \
-		fi; \
-	fi
+	$(call install-missing,deps,$(DEB_PKGS))
+
+# `make bench-deps`: the same for the packages only the bench needs.
+bench-deps:
+	$(call install-missing,bench-deps,$(BENCH_PKGS))
 
 $(BUILD)/libscvbridge.a: $(LIB_OBJS)
 	@mkdir -p $(@D)
@@ -97,8 +111,8 @@ integration: all
 demo: all
 	@BUILD_DIR=$(BUILD) bash tests/demo.sh
 
-bench: all
-	@BUILD_DIR=$(BUILD) bash tests/bench/run.sh
+bench: all bench-deps
+	@BUILD_DIR=$(BUILD) BENCH_QUICK=$(BENCH_QUICK) bash tests/bench/run.sh
 
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
