@@ -202,6 +202,18 @@ wait_for() {
 	return 1
 }
 
+# rec JQ: the emulator's records through a jq filter.
+rec() { emu GET /emulator/voiceCalls | jq -r "$1"; }
+
+# agent_key: the last X-Vendor-Call-Key the agent phone logged.
+agent_key() { sed -n 's/.*vendor-call-key \([0-9a-f-]*\).*/\1/p' "$T_DIR/agent.log" | tail -1; }
+
+# reset_case: a clean emulator and fresh SIPp logs for the next case.
+reset_case() {
+	emu POST /emulator/reset >/dev/null
+	rm -f "$T_DIR/agent.log" "$T_DIR/caller.log" "$T_DIR/target.log"
+}
+
 # records_closed N: true when the emulator holds N records, all completed.
 records_closed() {
 	local n

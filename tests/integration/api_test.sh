@@ -16,12 +16,6 @@ start_daemon "$CONFIG" || { fail startup "daemon did not start"; exit 1; }
 NUMBER=+15550100000
 API=http://127.0.0.1:$API_PORT
 
-rec() { emu GET /emulator/voiceCalls | jq -r "$1"; }
-agent_key() { sed -n 's/.*vendor-call-key \([0-9a-f-]*\).*/\1/p' "$T_DIR/agent.log" | tail -1; }
-reset_case() {
-	emu POST /emulator/reset >/dev/null
-	rm -f "$T_DIR/agent.log" "$T_DIR/caller.log"
-}
 status_of() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
 report() { # KEY BODY [TOKEN]
 	status_of -X POST -H "Authorization: Bearer ${3:-$TOKEN}" -H 'Content-Type: application/json' \

@@ -13,13 +13,6 @@ start_daemon "$CONFIG" || { fail startup "daemon did not start"; exit 1; }
 
 NUMBER=+15550100000
 
-# record FIELD-PATH: jq over the only record (the emulator is reset before each case)
-rec() { emu GET /emulator/voiceCalls | jq -r "$1"; }
-agent_key() { sed -n 's/.*vendor-call-key \([0-9a-f-]*\).*/\1/p' "$T_DIR/agent.log" | tail -1; }
-reset_case() {
-	emu POST /emulator/reset >/dev/null
-	rm -f "$T_DIR/agent.log" "$T_DIR/caller.log"
-}
 
 # ---- answered, caller hangs up ----------------------------------------------------------
 reset_case

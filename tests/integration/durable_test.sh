@@ -11,11 +11,6 @@ CONFIG=$T_DIR/scvbridge.json
 write_config "$CONFIG"
 NUMBER=+15550100000
 
-rec() { emu GET /emulator/voiceCalls | jq -r "$1"; }
-reset_case() {
-	emu POST /emulator/reset >/dev/null
-	rm -f "$T_DIR/agent.log" "$T_DIR/caller.log"
-}
 agent_keys() { grep -o 'vendor-call-key [0-9a-f-]*' "$T_DIR/agent.log" 2>/dev/null | awk '{print $2}' | sort -u; }
 
 start_daemon "$CONFIG" || { fail startup "daemon did not start"; exit 1; }

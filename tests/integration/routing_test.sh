@@ -16,12 +16,7 @@ write_config "$CONFIG" "sip:7000@127.0.0.1:$AGENT_PORT" ', "routing": { "mode": 
 start_daemon "$CONFIG" || { fail startup "daemon did not start"; exit 1; }
 NUMBER=+15550100000
 
-rec() { emu GET /emulator/voiceCalls | jq -r "$1"; }
 ruri() { sed -n 's/.*ruri-user \([^ ]*\).*/\1/p' "$T_DIR/agent.log" | tail -1; }
-reset_case() {
-	emu POST /emulator/reset >/dev/null
-	rm -f "$T_DIR/agent.log" "$T_DIR/caller.log"
-}
 omni_answer() { emu POST /emulator/omniFlow "{\"dialedNumber\":\"$NUMBER\",$1}" >/dev/null; }
 answered_call() {
 	sipp_agent uas_answer.xml -m 1

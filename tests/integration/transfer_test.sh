@@ -13,12 +13,7 @@ write_config "$CONFIG"
 start_daemon "$CONFIG" || { fail startup "daemon did not start"; exit 1; }
 NUMBER=+15550100000
 
-rec() { emu GET /emulator/voiceCalls | jq -r "$1"; }
 key_in() { sed -n 's/.*vendor-call-key \([0-9a-f-]*\).*/\1/p' "$T_DIR/$1" | tail -1; }
-reset_case() {
-	emu POST /emulator/reset >/dev/null
-	rm -f "$T_DIR/agent.log" "$T_DIR/caller.log" "$T_DIR/target.log"
-}
 done_pid() { ! kill -0 "$1" 2>/dev/null; }
 
 # ---- blind transfer ------------------------------------------------------------------------
