@@ -132,12 +132,27 @@ loopback_only() {
 		echo "$bad" >&2
 		return 1
 	fi
-	note "loopback only: $name ($(echo "$@"))"
+	grep -q "^loopback only: $name " "$NOTES" || note "loopback only: $name (PID $(echo "$@"))"
 }
 
+# forget PID...: processes that are gone, out of lib.sh's cleanup list (no stale PID is killed)
+forget() {
+	local p q keep=()
+	for p in "${T_PIDS[@]}"; do
+		for q in "$@"; do [ "$p" = "$q" ] && continue 2; done
+		keep+=("$p")
+	done
+	T_PIDS=("${keep[@]}")
+}
+
+# The answerer; each start logs to a file of its own (agent-N.log): agent_log prints them all.
+AGENT_N=0
+agent_log() { cat "$T_DIR"/agent-*.log 2>/dev/null; }
 start_agent() {
+	AGENT_N=$((AGENT_N + 1))
 	sipp -sf "$SIPP_DIR/bench_uas.xml" -i 127.0.0.1 -mi 127.0.0.1 -p "$AGENT_PORT" -t u1 \
-		-buff_size "$SIPP_BUF" -cp "$AGENT_CP" -ci 127.0.0.1 -nostdin -trace_logs -log_file "$T_DIR/agent.log" \
+		-buff_size "$SIPP_BUF" -cp "$AGENT_CP" -ci 127.0.0.1 -nostdin -trace_logs \
+		-log_file "$T_DIR/agent-$AGENT_N.log" \
 		-recv_timeout 30000 -timeout "${MAX_S}s" >/dev/null 2>&1 </dev/null &
 	AGENT_PID=$!
 	T_PIDS+=("$AGENT_PID")
@@ -168,6 +183,7 @@ stop_kamailio() {
 	done
 	kill -KILL "$KAM_PID" $KAM_KIDS 2>/dev/null
 	wait "$KAM_PID" 2>/dev/null
+	forget "$KAM_PID"
 	KAM_PID=""
 	KAM_KIDS=""
 }
@@ -315,18 +331,47 @@ settle() {
 	return 1
 }
 
-# restart_bridge: stop the daemon (its own shutdown: calls hung up, queue drained), keep its
-# peak RSS, start it again on the same store
+# restart_bridge: stop the daemon, keep its peak RSS, start it again on the same store. SIGTERM
+# first; after an overloaded step its shutdown would wait for BYEs to callers long gone, so
+# after 3 s SIGKILL: the store makes that safe (the next daemon sends what was queued and
+# closes the calls that were cut; soak.sh checks exactly that), and the records are counted.
 HWM1=0
 RESTARTS=""
 restart_bridge() {
-	local h t0=$SECONDS
+	local h i t0=$SECONDS how=term
 	h=$(rss_kib "$DAEMON_PID" VmHWM)
 	[ "${h:-0}" -gt "$HWM1" ] && HWM1=$h
-	stop_daemon
-	[ "$DAEMON_RC" = 0 ] || note "bridge restart before a held step: exit status $DAEMON_RC"
+	kill -TERM "$DAEMON_PID" 2>/dev/null
+	for i in $(seq 1 30); do
+		kill -0 "$DAEMON_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$DAEMON_PID" 2>/dev/null; then
+		kill -KILL "$DAEMON_PID"
+		how=kill
+	fi
+	wait "$DAEMON_PID" 2>/dev/null
+	forget "$DAEMON_PID"
 	start_daemon "$CONFIG" || exit 1
-	RESTARTS="$RESTARTS${RESTARTS:+ }$((SECONDS - t0))"
+	RESTARTS="$RESTARTS${RESTARTS:+, }$((SECONDS - t0)) s ($how)"
+}
+
+# restart_path PATH: fresh answerer, and fresh Kamailio or scvbridge
+restart_path() {
+	local i
+	kill -TERM "$AGENT_PID" 2>/dev/null
+	for i in $(seq 1 20); do
+		kill -0 "$AGENT_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$AGENT_PID" 2>/dev/null
+	wait "$AGENT_PID" 2>/dev/null
+	forget "$AGENT_PID"
+	start_agent || exit 1
+	case $1 in
+	kamailio) stop_kamailio && start_kamailio || exit 1 ;;
+	bridge) restart_bridge ;;
+	esac
 }
 
 # step PATH KIND RATE SECONDS: one step of a ramp; appends a line to STEPS; returns 0 if clean
@@ -336,11 +381,12 @@ step() {
 	STEP_NO=$((STEP_NO + 1))
 	bid=b$STEP_NO
 	calls=$((rate * secs))
-	if [ "$path" = bridge ] && [ "$kind" = hold ]; then
-		# Each held step on a fresh daemon: sofia-sip keeps a call's transactions 32 s after it
-		# ends and then frees them in bulk, so without a restart a step would pay for the
-		# steps before it (see README.md).
-		restart_bridge
+	if [ "$kind" = hold ]; then
+		# Each held step starts on fresh processes (answerer, and Kamailio or scvbridge): after
+		# an overloaded probe they hold calls and transactions still retransmitting or timing
+		# out (sofia-sip frees a call's transactions 32 s after it ends), and a step would pay
+		# for the steps before it (see README.md).
+		restart_path "$path"
 	fi
 	case $path in
 	direct) port=$AGENT_PORT ;;
@@ -378,7 +424,7 @@ step() {
 		# the outbox: every record of the step created and closed (after a failed step, calls
 		# may wait for SIP timers: a short look only, the next held step restarts the daemon)
 		sleep 0.3
-		seen=$(grep -c "^bench-call $bid-" "$T_DIR/agent.log")
+		seen=$(agent_log | grep -c "^bench-call $bid-")
 		SINCE_RESET=$((SINCE_RESET + seen))
 		dr=$(drain "$SINCE_RESET" "$([ "$verdict" = clean ] && echo "$DRAIN_MAX_S" || echo 3)") && dump_records
 	fi
@@ -400,6 +446,7 @@ step() {
 # ramp PATH: probes up the ladder, then held steps; sets KNEE (0 if no held step was clean)
 ramp() {
 	local path=$1 lo=0 hi=0 r cand n=0 best=0 next
+	restart_path direct # a fresh answerer: none of the last path's calls retransmitting
 	for r in $LADDER; do
 		if step "$path" probe "$r" "$PROBE_S"; then lo=$r; else hi=$r; break; fi
 		[ $((SECONDS - T_START)) -lt $((MAX_S / 2)) ] || break
@@ -495,7 +542,8 @@ if want bridge; then
 	h=$(rss_kib "$DAEMON_PID" VmHWM)
 	[ "${h:-0}" -gt "$HWM1" ] && HWM1=$h
 	stop_daemon
-	note "ramp daemon exit status $DAEMON_RC; restarts before the held steps took ${RESTARTS:-0} s"
+	forget "$DAEMON_PID"
+	note "ramp daemon exit status $DAEMON_RC; restarts before the held steps: ${RESTARTS:-none}"
 	TIMES="$TIMES${TIMES:+, }scvbridge $((SECONDS - T0)) s"
 
 	# 4. calls held up at once (fresh daemon).
@@ -512,7 +560,7 @@ if want bridge; then
 	caller_start "$HBID" "$SIP_PORT" "$HOLD_CPS" "$HOLD_CALLS" $((HOLD_CALLS + 10)) "$HOLD_MS"
 	UP=0
 	for i in $(seq 1 $((HOLD_MS / 100))); do
-		UP=$(grep -c "^bench-call $HBID-" "$T_DIR/agent.log")
+		UP=$(agent_log | grep -c "^bench-call $HBID-")
 		[ "$UP" -ge "$HOLD_CALLS" ] && break
 		sleep 0.1
 	done
@@ -521,7 +569,7 @@ if want bridge; then
 	UP_CALLER=$(sipp_stat "$HBID" CurrentCall | awk '{print $1}')
 	caller_wait "$HBID" "$HOLD_CPS" "$HOLD_CALLS"
 	HOLD_FAILED=$(sipp_stat "$HBID" 'FailedCall(C)' | awk '{print $1}')
-	HOLD_SEEN=$(grep -c "^bench-call $HBID-" "$T_DIR/agent.log")
+	HOLD_SEEN=$(agent_log | grep -c "^bench-call $HBID-")
 	SINCE_RESET=$((SINCE_RESET + HOLD_SEEN))
 	HWM2=$(rss_kib "$DAEMON_PID" VmHWM)
 	TIMES="$TIMES, concurrency $((SECONDS - T0)) s"
@@ -532,6 +580,7 @@ if want bridge; then
 	# get drain_timeout_ms to leave; what is left stays in the store and is reported)
 	FINAL_DRAIN=$(drain "$SINCE_RESET" $((DRAIN_MAX_S * 3)))
 	stop_daemon
+	forget "$DAEMON_PID"
 	dump_records
 	LEFT=$(sqlite3 "$T_DIR/outbox.db" 'SELECT count(*) FROM ops' 2>/dev/null || echo "?")
 	note "final drain: ${FINAL_DRAIN} s; daemon exit status $DAEMON_RC; operations left in the store: $LEFT"
@@ -539,7 +588,7 @@ fi
 
 # ---- figures ------------------------------------------------------------------------------
 # the answerer's view: call id -> vendorCallKey (bridge calls only)
-awk '$1 == "bench-call" && $3 != "" {print $2 "\t" $3}' "$T_DIR/agent.log" >"$T_DIR/seen.tsv"
+agent_log | awk '$1 == "bench-call" && $3 != "" {print $2 "\t" $3}' >"$T_DIR/seen.tsv"
 read -r LOST DUP ORPHANS RESENT NOTCLOSED < <(awk -F'\t' '
 	FNR == NR {seen[$2] = 1; nseen++; next}
 	{n[$2]++; if ($5 == "completed") closed[$2]++; resent += $7; if (!($2 in seen)) orph++}
@@ -614,7 +663,7 @@ gnuplot -e "datafile='$DATA'; outfile='$PNG'" "$BENCH_DIR/chart.gp" 2>"$T_DIR/gn
 	echo
 	echo "Machine: $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); load average before: $LOAD0."
 	echo "The SIPp caller, the SIPp answerer, the path under test and (for scvbridge) the emulator share these cores."
-	echo "Mode: $([ "$QUICK" = 1 ] && echo "quick (BENCH_QUICK=1)" || echo full): probe steps ${PROBE_S} s on the ladder $LADDER, held steps ${HOLD_S} s (the bridge restarted before each); calls: 100 ms ringing, ${CALL_MS} ms talk, caller hangs up; UDP on 127.0.0.1; the bridge serves $CCS contact centers (calls round-robin), create pacing lifted to 1000/s each."
+	echo "Mode: $([ "$QUICK" = 1 ] && echo "quick (BENCH_QUICK=1)" || echo full): probe steps ${PROBE_S} s on the ladder $LADDER, held steps ${HOLD_S} s (the answerer and the path's processes restarted before each); calls: 100 ms ringing, ${CALL_MS} ms talk, caller hangs up; UDP on 127.0.0.1; the bridge serves $CCS contact centers (calls round-robin), create pacing lifted to 1000/s each."
 	echo
 	echo "| path | sustained call rate (${HOLD_S} s, 0 failed) | post-dial delay added p50 / p99 | INVITE -> VoiceCall accepted p50 / p99 | CPU s per 1,000 calls | peak RSS | RSS per concurrent call | lost / dup |"
 	echo "|---|---|---|---|---|---|---|---|"
