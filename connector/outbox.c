@@ -612,6 +612,8 @@ outbox_new(uv_loop_t *loop, const struct cfg *cfg, struct scv_http *http, struct
 	ob->check.data = ob;
 	uv_idle_init(loop, &ob->idle);
 	ob->idle.data = ob;
+	uv_async_init(loop, &ob->flushed, outbox_on_flushed);
+	ob->flushed.data = ob;
 	if (store) {
 		uv_check_start(&ob->check, outbox_on_check);
 		uv_timer_start(&ob->heartbeat, outbox_on_heartbeat, 0, HEARTBEAT_MS);
@@ -816,7 +818,8 @@ outbox_free(struct outbox *ob)
 		         left);
 	for (size_t i = 0; i < ob->n_ccs; i++)
 		scv_signer_free(ob->ccs[i].signer);
-	ob->open_handles = 4;
+	ob->open_handles = 5;
+	uv_close((uv_handle_t *)&ob->flushed, on_closed);
 	uv_close((uv_handle_t *)&ob->timer, on_closed);
 	uv_close((uv_handle_t *)&ob->heartbeat, on_closed);
 	uv_close((uv_handle_t *)&ob->check, on_closed);

@@ -21,6 +21,7 @@ void
 outbox_unsaved_add(struct outbox *ob, struct op *op)
 {
 	op->unsaved = 1;
+	op->batch = ob->batch + 1; /* written by the next batch handed to the writer */
 	op->unsaved_prev = NULL;
 	op->unsaved_next = ob->unsaved;
 	if (ob->unsaved)
@@ -118,6 +119,15 @@ outbox_load_backlog(struct outbox *ob)
 
 /* ---- group commit -------------------------------------------------------------------- */
 
+/*
+ * What the loop thread stages during a turn is handed at the turn's end (uv_check) to the
+ * store's writer thread as one batch; while its fsync runs, the next turns stage the next
+ * batch. Batches are numbered (ob->batch); an op and an after_commit waiter remember the
+ * batch that will carry them (the one after the last handed over), and are released when
+ * that batch is on disk. So one fsync covers whatever arrived while the previous one ran,
+ * and the loop never blocks on the disk.
+ */
+
 static void
 on_idle(uv_idle_t *h)
 {
@@ -127,22 +137,38 @@ on_idle(uv_idle_t *h)
 void
 outbox_kick_commit(struct outbox *ob)
 {
-	if (ob->store && !ob->closing)
+	/* with a batch in flight, the writer's callback starts the next one */
+	if (ob->store && !ob->closing && !store_flush_busy(ob->store))
 		uv_idle_start(&ob->idle, on_idle);
 }
 
-/* Writes what this loop turn staged, in one transaction; then what it holds may be sent. */
-/* Runs what waited for this turn's commit (it may queue more: those wait for the next). */
+/* Runs the waiters of batches up to last (they may queue more: those wait for later ones). */
 static void
-run_waiters(struct outbox *ob)
+run_waiters(struct outbox *ob, uint64_t last)
 {
 	struct outbox_waiter *w = ob->waiters;
-	size_t n = ob->n_waiters;
+	size_t n = 0;
 
+	while (n < ob->n_waiters && w[n].batch <= last)
+		n++;
 	if (n == 0)
 		return;
-	ob->waiters = NULL;
-	ob->n_waiters = ob->cap_waiters = 0;
+	if (n == ob->n_waiters) {
+		ob->waiters = NULL;
+		ob->n_waiters = ob->cap_waiters = 0;
+	} else {
+		struct outbox_waiter *rest = malloc((ob->n_waiters - n) * sizeof *rest);
+
+		if (!rest) { /* run them all rather than lose any */
+			n = ob->n_waiters;
+			ob->waiters = NULL;
+			ob->n_waiters = ob->cap_waiters = 0;
+		} else {
+			memcpy(rest, w + n, (ob->n_waiters - n) * sizeof *rest);
+			ob->waiters = rest;
+			ob->cap_waiters = ob->n_waiters = ob->n_waiters - n;
+		}
+	}
 	for (size_t i = 0; i < n; i++)
 		w[i].fn(w[i].arg, w[i].id);
 	free(w);
@@ -165,45 +191,39 @@ outbox_after_commit(struct outbox *ob, void (*fn)(void *arg, uint64_t id), void 
 		ob->waiters = w;
 		ob->cap_waiters = cap;
 	}
-	ob->waiters[ob->n_waiters++] = (struct outbox_waiter){.fn = fn, .arg = arg, .id = id};
+	ob->waiters[ob->n_waiters++] =
+	        (struct outbox_waiter){.fn = fn, .arg = arg, .id = id, .batch = ob->batch + 1};
 	outbox_kick_commit(ob);
 }
 
-void
-outbox_commit(struct outbox *ob)
+/* Batch `last` is on disk: what it carried may leave. */
+static void
+batch_written(struct outbox *ob, uint64_t last)
 {
-	char err[256];
-	size_t at_risk = 0;
-	int r;
+	struct op *op, *next;
 
-	if (!ob->store || store_staged(ob->store) == 0) {
-		uv_idle_stop(&ob->idle);
-		run_waiters(ob);
-		return;
+	ob->stats.commits++;
+	if (ob->store_failing)
+		log_info(NULL, "outbox: the store takes writes again; nothing is at risk now");
+	ob->store_failing = 0;
+	for (op = ob->unsaved; op; op = next) {
+		next = op->unsaved_next;
+		if (op->batch > last)
+			continue;
+		outbox_unsaved_remove(ob, op);
+		op->saved = 1;
+		outbox_maybe_ready(ob, op);
 	}
-	if (ob->store_failing && uv_now(ob->loop) < ob->store_retry_at_ms) {
-		uv_idle_stop(&ob->idle); /* the heartbeat timer brings the next try */
-		run_waiters(ob);         /* calls keep flowing while the store fails */
-		return;
-	}
-	r = store_commit(ob->store, err, sizeof err);
-	if (r == 0) {
-		ob->stats.commits++;
-		uv_idle_stop(&ob->idle);
-		if (ob->store_failing)
-			log_info(NULL,
-			         "outbox: the store takes writes again; nothing is at risk now");
-		ob->store_failing = 0;
-		while (ob->unsaved) {
-			struct op *op = ob->unsaved;
-			outbox_unsaved_remove(ob, op);
-			op->saved = 1;
-			outbox_maybe_ready(ob, op);
-		}
-		run_waiters(ob);
-		outbox_dispatch(ob);
-		return;
-	}
+	run_waiters(ob, last);
+	outbox_dispatch(ob);
+}
+
+/* Batch `last` failed: it is back in staging; deliver from memory and retry later. */
+static void
+batch_failed(struct outbox *ob, uint64_t last, const char *err)
+{
+	size_t at_risk = 0;
+
 	ob->stats.commit_failures++;
 	for (struct op *op = ob->unsaved; op; op = op->unsaved_next)
 		at_risk++;
@@ -215,12 +235,71 @@ outbox_commit(struct outbox *ob)
 		        err, at_risk, STORE_RETRY_MS);
 	ob->store_failing = 1;
 	ob->store_retry_at_ms = uv_now(ob->loop) + STORE_RETRY_MS;
-	uv_idle_stop(&ob->idle);
 	/* held in memory: deliver them rather than hold them back */
 	for (struct op *op = ob->unsaved; op; op = op->unsaved_next)
 		outbox_maybe_ready(ob, op);
-	run_waiters(ob);
+	run_waiters(ob, last); /* calls keep flowing while the store fails */
 	outbox_dispatch(ob);
+}
+
+static void
+writer_done(void *arg)
+{
+	uv_async_send(arg); /* the writer thread: only wake the loop */
+}
+
+void
+outbox_commit(struct outbox *ob)
+{
+	char err[256];
+	int r;
+
+	if (!ob->store)
+		return;
+	uv_idle_stop(&ob->idle);
+	if (store_flush_busy(ob->store))
+		return; /* outbox_on_flushed() comes back here */
+	if (store_staged(ob->store) == 0) {
+		run_waiters(ob, ob->batch + 1); /* nothing of theirs left to write */
+		return;
+	}
+	if (ob->store_failing && uv_now(ob->loop) < ob->store_retry_at_ms) {
+		/* the heartbeat timer brings the next try; calls keep flowing meanwhile */
+		run_waiters(ob, ob->batch + 1);
+		return;
+	}
+	r = store_flush_begin(ob->store, writer_done, &ob->flushed);
+	if (r > 0) {
+		ob->batch++;
+		return;
+	}
+	/* no writer thread: write on this thread (slower, still one fsync per turn) */
+	ob->batch++;
+	r = store_commit(ob->store, err, sizeof err);
+	if (r == 0)
+		batch_written(ob, ob->batch);
+	else
+		batch_failed(ob, ob->batch, err);
+}
+
+void
+outbox_on_flushed(uv_async_t *h)
+{
+	struct outbox *ob = h->data;
+	char err[256];
+	int r;
+
+	if (!ob->store || ob->closing)
+		return;
+	r = store_flush_finish(ob->store, err, sizeof err);
+	if (r == -EAGAIN || r == -EALREADY)
+		return; /* a late wake-up: the batch it was for is already finished */
+	if (r == 0)
+		batch_written(ob, ob->batch);
+	else
+		batch_failed(ob, ob->batch, err);
+	if (store_staged(ob->store))
+		outbox_kick_commit(ob); /* the next batch goes at the end of this turn */
 }
 
 void

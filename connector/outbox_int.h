@@ -40,6 +40,7 @@ struct op {
 	struct op *ready_next;                  /* the center's ready queue */
 	struct op *unsaved_prev, *unsaved_next; /* staged in the store, not yet committed */
 	int64_t id;                             /* store id; 0 without a store */
+	uint64_t batch; /* the store batch (outbox.batch numbering) its add is written in */
 	enum outbox_kind kind;
 	char *method;
 	char *path;
@@ -85,14 +86,17 @@ struct outbox_waiter {
 	void (*fn)(void *arg, uint64_t id);
 	void *arg;
 	uint64_t id;
+	uint64_t batch; /* runs once this batch is written (or failed) */
 };
 
 struct outbox {
 	uv_loop_t *loop;
 	uv_timer_t timer;
 	uv_timer_t heartbeat;
-	uv_check_t check; /* group commit at the end of each loop turn */
-	uv_idle_t idle;   /* keeps the turn from blocking while something is staged */
+	uv_check_t check;   /* group commit at the end of each loop turn */
+	uv_idle_t idle;     /* keeps the turn from blocking while something is staged */
+	uv_async_t flushed; /* the store's writer thread finished a batch */
+	uint64_t batch;     /* the last batch handed to the writer (1, 2, ...) */
 	struct scv_http *http;
 	struct store *store;
 	const struct cfg *cfg;
@@ -117,7 +121,7 @@ struct outbox {
 	uint64_t rng;
 	int closing;
 	int open_handles;
-	struct outbox_waiter *waiters; /* run after the next commit */
+	struct outbox_waiter *waiters; /* run after their batch is written, in batch order */
 	size_t n_waiters, cap_waiters;
 };
 
@@ -133,6 +137,7 @@ void outbox_kick_commit(struct outbox *ob);
 void outbox_load_backlog(struct outbox *ob);
 void outbox_maybe_ready(struct outbox *ob, struct op *op);
 void outbox_on_check(uv_check_t *h);
+void outbox_on_flushed(uv_async_t *h);
 void outbox_on_heartbeat(uv_timer_t *t);
 void outbox_unsaved_add(struct outbox *ob, struct op *op);
 void outbox_unsaved_remove(struct outbox *ob, struct op *op);

@@ -1,5 +1,5 @@
 /*
- * store: see store.h. SQLite appears in this file only.
+ * store: see store.h. SQLite appears here (open, schema, reading) and in store_write.c (commits).
  *
  * Decisions the header leaves open:
  *
@@ -20,7 +20,9 @@
  *          whose add is staged cancels both (the op never reaches the disk), set_attempts
  *          updates the staged add, set_call_accept the staged add_call. So while the disk
  *          refuses writes and the outbox goes on delivering, staged memory follows what is
- *          pending, not everything that went through.
+ *          pending, not everything that went through. Changes handed to the writer thread
+ *          (store_flush_begin) are out of reach: what is staged after them is written after
+ *          them, as rows of its own.
  * retry    A failed commit is rolled back and everything stays staged. Every write is
  *          idempotent (INSERT OR REPLACE, DELETE, UPDATE; a dead letter is unique by op_id), so
  *          retrying a batch whose failed commit left an unsure trace (an fsync error) cannot
@@ -30,6 +32,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,8 +126,8 @@ store_now_ms(void)
 }
 
 /* SQLite result code (primary or extended) to a negative errno. */
-static int
-errno_of(int rc)
+int
+store_errno_of(int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_FULL:
@@ -145,25 +148,25 @@ errno_of(int rc)
 }
 
 /* Writes "store PATH: WHAT: why" into err (with the OS error where SQLite had one). */
-static int
-fail(struct store *st, int rc, const char *what, char *err, size_t errlen)
+int
+store_fail(struct store *st, int rc, const char *what, char *err, size_t errlen)
 {
 	int prim = rc & 0xff;
 	int sys = sqlite3_system_errno(st->db);
 
 	if (!err || !errlen)
-		return errno_of(rc);
+		return store_errno_of(rc);
 	if (sys && (prim == SQLITE_IOERR || prim == SQLITE_FULL || prim == SQLITE_CANTOPEN))
 		snprintf(err, errlen, "store %s: %s: %s (%s)", st->path, what,
 		         sqlite3_errmsg(st->db), strerror(sys));
 	else
 		snprintf(err, errlen, "store %s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
-	return errno_of(rc);
+	return store_errno_of(rc);
 }
 
 /* Steps a bound write statement once and readies it for the next use. SQLITE_OK or an error. */
-static int
-run(sqlite3_stmt *s, int bind_rc)
+int
+store_run(sqlite3_stmt *s, int bind_rc)
 {
 	int rc = bind_rc;
 
@@ -177,25 +180,25 @@ run(sqlite3_stmt *s, int bind_rc)
 	return rc;
 }
 
-static int
-bind_str(sqlite3_stmt *s, int i, const char *v)
+int
+store_bind_str(sqlite3_stmt *s, int i, const char *v)
 {
 	return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
 }
 
 /* Binds ?1..?9 to the op's id and OP_COLS. */
-static int
-bind_op(sqlite3_stmt *s, const struct store_op *op)
+int
+store_bind_op(sqlite3_stmt *s, const struct store_op *op)
 {
 	int rc;
 
 	if ((rc = sqlite3_bind_int64(s, 1, op->id)) != SQLITE_OK ||
-	    (rc = bind_str(s, 2, op->call_key)) != SQLITE_OK ||
-	    (rc = bind_str(s, 3, op->cc_name)) != SQLITE_OK ||
+	    (rc = store_bind_str(s, 2, op->call_key)) != SQLITE_OK ||
+	    (rc = store_bind_str(s, 3, op->cc_name)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_int(s, 4, op->kind)) != SQLITE_OK ||
-	    (rc = bind_str(s, 5, op->method)) != SQLITE_OK ||
-	    (rc = bind_str(s, 6, op->path)) != SQLITE_OK ||
-	    (rc = bind_str(s, 7, op->body)) != SQLITE_OK ||
+	    (rc = store_bind_str(s, 5, op->method)) != SQLITE_OK ||
+	    (rc = store_bind_str(s, 6, op->path)) != SQLITE_OK ||
+	    (rc = store_bind_str(s, 7, op->body)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_int64(s, 8, op->created_ms)) != SQLITE_OK)
 		return rc;
 	return sqlite3_bind_int64(s, 9, op->attempts);
@@ -352,7 +355,7 @@ set_pragmas(struct store *st, char *err, size_t errlen)
 
 	rc = query_text(st->db, "PRAGMA journal_mode=WAL", mode, sizeof mode);
 	if (rc != SQLITE_OK)
-		return fail(st, rc, "setting WAL mode", err, errlen);
+		return store_fail(st, rc, "setting WAL mode", err, errlen);
 	if (strcmp(mode, "wal") != 0) {
 		snprintf(err, errlen, "store %s: SQLite refused WAL mode (journal_mode is \"%s\")",
 		         st->path, mode);
@@ -365,7 +368,7 @@ set_pragmas(struct store *st, char *err, size_t errlen)
 	if (rc == SQLITE_OK)
 		rc = query_int(st->db, "PRAGMA synchronous", &sync);
 	if (rc != SQLITE_OK)
-		return fail(st, rc, "setting synchronous=FULL", err, errlen);
+		return store_fail(st, rc, "setting synchronous=FULL", err, errlen);
 	if (sync != 2) {
 		snprintf(err, errlen, "store %s: SQLite refused synchronous=FULL (it is %lld)",
 		         st->path, (long long)sync);
@@ -394,10 +397,10 @@ migrate(struct store *st, char *err, size_t errlen)
 
 	rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
-		return fail(st, rc, "opening for writing", err, errlen);
+		return store_fail(st, rc, "opening for writing", err, errlen);
 	rc = query_int(st->db, "PRAGMA user_version", &v);
 	if (rc != SQLITE_OK) {
-		r = fail(st, rc, "reading the schema version", err, errlen);
+		r = store_fail(st, rc, "reading the schema version", err, errlen);
 		goto out_rollback;
 	}
 	if (v < 0 || v > SCHEMA_VERSION) {
@@ -408,7 +411,7 @@ migrate(struct store *st, char *err, size_t errlen)
 		rc = sqlite3_exec(st->db, migrations[v], NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
 			snprintf(sql, sizeof sql, "creating schema version %lld", (long long)v + 1);
-			r = fail(st, rc, sql, err, errlen);
+			r = store_fail(st, rc, sql, err, errlen);
 			goto out_rollback;
 		}
 	}
@@ -416,13 +419,13 @@ migrate(struct store *st, char *err, size_t errlen)
 		snprintf(sql, sizeof sql, "PRAGMA user_version=%d", SCHEMA_VERSION);
 		rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
-			r = fail(st, rc, "setting the schema version", err, errlen);
+			r = store_fail(st, rc, "setting the schema version", err, errlen);
 			goto out_rollback;
 		}
 	}
 	rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
-		r = fail(st, rc, "writing the schema", err, errlen);
+		r = store_fail(st, rc, "writing the schema", err, errlen);
 		goto out_rollback;
 	}
 	return 0;
@@ -445,6 +448,9 @@ store_open(const char *path, struct store **ret_store, char *err, size_t errlen)
 		snprintf(err, errlen, "store %s: out of memory", path);
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&st->db_lock, NULL);
+	pthread_mutex_init(&st->fl_lock, NULL);
+	pthread_cond_init(&st->fl_cond, NULL);
 	st->path = strdup(path);
 	if (!st->path) {
 		snprintf(err, errlen, "store %s: out of memory", path);
@@ -454,7 +460,7 @@ store_open(const char *path, struct store **ret_store, char *err, size_t errlen)
 	r = create_file(path, err, errlen);
 	if (r < 0)
 		goto out_free_path;
-	/* NOMUTEX: only the loop thread uses the connection */
+	/* NOMUTEX: db_lock lets one thread at a time use the connection */
 	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		if (!st->db) {
@@ -462,7 +468,7 @@ store_open(const char *path, struct store **ret_store, char *err, size_t errlen)
 			r = -ENOMEM;
 			goto out_free_path;
 		}
-		r = fail(st, rc, "opening", err, errlen);
+		r = store_fail(st, rc, "opening", err, errlen);
 		goto out_close_db;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
@@ -470,7 +476,7 @@ store_open(const char *path, struct store **ret_store, char *err, size_t errlen)
 	/* the version first: a newer store is refused before anything in it changes */
 	rc = query_int(st->db, "PRAGMA user_version", &version);
 	if (rc != SQLITE_OK) {
-		r = fail(st, rc, "reading the database", err, errlen);
+		r = store_fail(st, rc, "reading the database", err, errlen);
 		goto out_close_db;
 	}
 	if (version < 0 || version > SCHEMA_VERSION) {
@@ -487,8 +493,8 @@ store_open(const char *path, struct store **ret_store, char *err, size_t errlen)
 		rc = sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 		                        &st->stmt[i], NULL);
 		if (rc != SQLITE_OK) {
-			r = fail(st, rc, "preparing statements (is this an scvbridge store?)", err,
-			         errlen);
+			r = store_fail(st, rc, "preparing statements (is this an scvbridge store?)",
+			               err, errlen);
 			goto out_close_db;
 		}
 	}
@@ -498,7 +504,7 @@ store_open(const char *path, struct store **ret_store, char *err, size_t errlen)
 	               " coalesce((SELECT value FROM meta WHERE key = 'last_id'), 0))",
 	               &last);
 	if (rc != SQLITE_OK) {
-		r = fail(st, rc, "reading the last id", err, errlen);
+		r = store_fail(st, rc, "reading the last id", err, errlen);
 		goto out_close_db;
 	}
 	st->next_id = last + 1;
@@ -513,174 +519,17 @@ out_close_db:
 out_free_path:
 	free(st->path);
 out_free_store:
+	pthread_cond_destroy(&st->fl_cond);
+	pthread_mutex_destroy(&st->fl_lock);
+	pthread_mutex_destroy(&st->db_lock);
 	free(st);
 	return r;
 }
 
-/* ---- commit -------------------------------------------------------------------------- */
-
-static int
-put_meta(struct store *st, const char *key, int64_t value)
-{
-	sqlite3_stmt *s = st->stmt[S_PUT_META];
-	int rc;
-
-	rc = sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 2, value);
-	return run(s, rc);
-}
-
-static int
-apply(struct store *st, const struct change *c)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	switch (c->kind) {
-	case CH_ADD_OP:
-		s = st->stmt[S_PUT_OP];
-		return run(s, bind_op(s, &c->op));
-	case CH_DEL_OP:
-		s = st->stmt[S_DEL_OP];
-		return run(s, sqlite3_bind_int64(s, 1, c->op.id));
-	case CH_SET_ATTEMPTS:
-		s = st->stmt[S_SET_ATTEMPTS];
-		rc = sqlite3_bind_int64(s, 1, c->op.id);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_int64(s, 2, c->op.attempts);
-		return run(s, rc);
-	case CH_BURY_OP:
-		s = st->stmt[S_DEL_OP];
-		rc = run(s, sqlite3_bind_int64(s, 1, c->op.id));
-		if (rc != SQLITE_OK)
-			return rc;
-		s = st->stmt[S_PUT_DEAD];
-		rc = bind_op(s, &c->op);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_int(s, 10, c->status);
-		if (rc == SQLITE_OK)
-			rc = bind_str(s, 11, c->response);
-		if (rc == SQLITE_OK)
-			rc = bind_str(s, 12, c->reason);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_int64(s, 13, c->died_ms);
-		return run(s, rc);
-	case CH_ADD_CALL:
-		s = st->stmt[S_PUT_CALL];
-		rc = bind_str(s, 1, c->call.call_key);
-		if (rc == SQLITE_OK)
-			rc = bind_str(s, 2, c->call.cc_name);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_int64(s, 3, c->call.start_ms);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_int64(s, 4, c->call.accept_ms);
-		return run(s, rc);
-	case CH_SET_ACCEPT:
-		s = st->stmt[S_SET_ACCEPT];
-		rc = bind_str(s, 1, c->call.call_key);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_int64(s, 2, c->call.accept_ms);
-		return run(s, rc);
-	case CH_DEL_CALL:
-		s = st->stmt[S_DEL_CALL];
-		return run(s, bind_str(s, 1, c->call.call_key));
-	}
-	return SQLITE_MISUSE;
-}
-
-/* Every dead letter back into ops with new ids from next_id on; *ret_moved how many. */
-static int
-replay_rows(struct store *st, int64_t *ret_moved)
-{
-	sqlite3_stmt *s = st->stmt[S_REPLAY];
-	int64_t moved;
-	int rc;
-
-	rc = sqlite3_bind_int64(s, 1, st->next_id - 1);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 2, store_now_ms());
-	rc = run(s, rc);
-	if (rc != SQLITE_OK)
-		return rc;
-	moved = sqlite3_changes64(st->db);
-	rc = run(st->stmt[S_CLEAR_DEAD], SQLITE_OK);
-	if (rc != SQLITE_OK)
-		return rc;
-	*ret_moved = moved;
-	return SQLITE_OK;
-}
-
-/*
- * One transaction: the staged changes in order, the heartbeat, the dead letters if replay,
- * the id high-water mark. On success the batch is dropped; on failure it is all kept.
- */
-static int
-write_batch(struct store *st, int replay, int64_t *ret_moved, char *err, size_t errlen)
-{
-	char what[96];
-	size_t n = store_staged(st);
-	int64_t moved = 0, last_id;
-	int rc, r;
-
-	snprintf(what, sizeof what, "cannot begin writing %zu change(s)", n);
-	rc = run(st->stmt[S_BEGIN], SQLITE_OK);
-	if (rc != SQLITE_OK)
-		goto out_rollback;
-	snprintf(what, sizeof what, "cannot write %zu change(s)", n);
-	for (const struct change *c = st->head; c; c = c->next) {
-		rc = apply(st, c);
-		if (rc != SQLITE_OK)
-			goto out_rollback;
-	}
-	if (st->alive_staged) {
-		rc = put_meta(st, "alive", st->alive_ms);
-		if (rc != SQLITE_OK)
-			goto out_rollback;
-	}
-	if (replay) {
-		snprintf(what, sizeof what, "cannot replay the dead letters");
-		rc = replay_rows(st, &moved);
-		if (rc != SQLITE_OK)
-			goto out_rollback;
-	}
-	last_id = st->next_id - 1 + moved;
-	if (last_id > st->last_id_disk) {
-		rc = put_meta(st, "last_id", last_id);
-		if (rc != SQLITE_OK)
-			goto out_rollback;
-	}
-	snprintf(what, sizeof what, "cannot commit %zu change(s)", n);
-	rc = run(st->stmt[S_COMMIT], SQLITE_OK);
-	if (rc != SQLITE_OK)
-		goto out_rollback;
-	store_unstage_all(st);
-	st->alive_staged = 0;
-	st->next_id += moved;
-	st->last_id_disk = last_id;
-	if (ret_moved)
-		*ret_moved = moved;
-	return 0;
-
-out_rollback:
-	r = fail(st, rc, what, err, errlen); /* before ROLLBACK replaces SQLite's message */
-	if (!sqlite3_get_autocommit(st->db))
-		run(st->stmt[S_ROLLBACK], SQLITE_OK);
-	return r;
-}
-
-int
-store_commit(struct store *st, char *err, size_t errlen)
-{
-	if (store_staged(st) == 0)
-		return 0;
-	return write_batch(st, 0, NULL, err, errlen);
-}
-
 /* ---- reading ------------------------------------------------------------------------- */
 
-int
-store_load_ops(struct store *st, int64_t after_id, size_t max, struct store_op *ops, size_t *ret_n)
+static int
+load_ops(struct store *st, int64_t after_id, size_t max, struct store_op *ops, size_t *ret_n)
 {
 	sqlite3_stmt *s = st->stmt[S_LOAD_OPS];
 	size_t n = 0;
@@ -694,7 +543,7 @@ store_load_ops(struct store *st, int64_t after_id, size_t max, struct store_op *
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(s, 2, max > (size_t)INT64_MAX ? INT64_MAX : (int64_t)max);
 	if (rc != SQLITE_OK) {
-		r = errno_of(rc);
+		r = store_errno_of(rc);
 		goto out_reset;
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -704,7 +553,7 @@ store_load_ops(struct store *st, int64_t after_id, size_t max, struct store_op *
 		n++;
 	}
 	if (rc != SQLITE_DONE) {
-		r = errno_of(rc);
+		r = store_errno_of(rc);
 		goto out_clear_ops;
 	}
 	sqlite3_reset(s);
@@ -720,7 +569,18 @@ out_reset:
 }
 
 int
-store_count_ops(struct store *st, uint64_t *ret_n)
+store_load_ops(struct store *st, int64_t after_id, size_t max, struct store_op *ops, size_t *ret_n)
+{
+	int r;
+
+	pthread_mutex_lock(&st->db_lock);
+	r = load_ops(st, after_id, max, ops, ret_n);
+	pthread_mutex_unlock(&st->db_lock);
+	return r;
+}
+
+static int
+count_ops(struct store *st, uint64_t *ret_n)
 {
 	sqlite3_stmt *s = st->stmt[S_COUNT_OPS];
 	int64_t n = 0;
@@ -731,13 +591,24 @@ store_count_ops(struct store *st, uint64_t *ret_n)
 		n = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW)
-		return errno_of(rc);
+		return store_errno_of(rc);
 	*ret_n = (uint64_t)n;
 	return 0;
 }
 
 int
-store_load_calls(struct store *st, struct store_call **ret_calls, size_t *ret_n)
+store_count_ops(struct store *st, uint64_t *ret_n)
+{
+	int r;
+
+	pthread_mutex_lock(&st->db_lock);
+	r = count_ops(st, ret_n);
+	pthread_mutex_unlock(&st->db_lock);
+	return r;
+}
+
+static int
+load_calls(struct store *st, struct store_call **ret_calls, size_t *ret_n)
 {
 	sqlite3_stmt *s = st->stmt[S_LOAD_CALLS];
 	struct store_call *calls = NULL;
@@ -762,7 +633,7 @@ store_load_calls(struct store *st, struct store_call **ret_calls, size_t *ret_n)
 		n++;
 	}
 	if (rc != SQLITE_DONE) {
-		r = errno_of(rc);
+		r = store_errno_of(rc);
 		goto out_free_calls;
 	}
 	sqlite3_reset(s);
@@ -779,7 +650,18 @@ out_free_calls:
 }
 
 int
-store_get_alive(struct store *st, int64_t *ret_ms)
+store_load_calls(struct store *st, struct store_call **ret_calls, size_t *ret_n)
+{
+	int r;
+
+	pthread_mutex_lock(&st->db_lock);
+	r = load_calls(st, ret_calls, ret_n);
+	pthread_mutex_unlock(&st->db_lock);
+	return r;
+}
+
+static int
+get_alive(struct store *st, int64_t *ret_ms)
 {
 	sqlite3_stmt *s = st->stmt[S_GET_META];
 	int64_t v = 0;
@@ -793,13 +675,24 @@ store_get_alive(struct store *st, int64_t *ret_ms)
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return errno_of(rc);
+		return store_errno_of(rc);
 	*ret_ms = v;
 	return 0;
 }
 
 int
-store_load_dead(struct store *st, struct store_dead **ret_dead, size_t *ret_n)
+store_get_alive(struct store *st, int64_t *ret_ms)
+{
+	int r;
+
+	pthread_mutex_lock(&st->db_lock);
+	r = get_alive(st, ret_ms);
+	pthread_mutex_unlock(&st->db_lock);
+	return r;
+}
+
+static int
+load_dead(struct store *st, struct store_dead **ret_dead, size_t *ret_n)
 {
 	sqlite3_stmt *s = st->stmt[S_LOAD_DEAD];
 	struct store_dead *dead = NULL;
@@ -828,7 +721,7 @@ store_load_dead(struct store *st, struct store_dead **ret_dead, size_t *ret_n)
 		n++;
 	}
 	if (rc != SQLITE_DONE) {
-		r = errno_of(rc);
+		r = store_errno_of(rc);
 		goto out_free_dead;
 	}
 	sqlite3_reset(s);
@@ -845,17 +738,14 @@ out_free_dead:
 }
 
 int
-store_replay_dead(struct store *st, size_t *ret_n)
+store_load_dead(struct store *st, struct store_dead **ret_dead, size_t *ret_n)
 {
-	char err[256];
-	int64_t moved = 0;
 	int r;
 
-	r = write_batch(st, 1, &moved, err, sizeof err);
-	if (r < 0)
-		return r;
-	*ret_n = (size_t)moved;
-	return 0;
+	pthread_mutex_lock(&st->db_lock);
+	r = load_dead(st, ret_dead, ret_n);
+	pthread_mutex_unlock(&st->db_lock);
+	return r;
 }
 
 /* ---- freeing ------------------------------------------------------------------------- */
@@ -865,10 +755,16 @@ store_close(struct store *st)
 {
 	if (!st)
 		return;
+	store_writer_stop(st); /* it writes the batch in flight, if any, first */
+	if (store_flush_busy(st))
+		store_flush_finish(st, NULL, 0);
 	store_unstage_all(st); /* the caller commits first; what is left here is lost */
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	sqlite3_close(st->db);
+	pthread_cond_destroy(&st->fl_cond);
+	pthread_mutex_destroy(&st->fl_lock);
+	pthread_mutex_destroy(&st->db_lock);
 	free(st->path);
 	free(st);
 }

@@ -8,12 +8,14 @@
  *           silently dropped; listed and replayed by the operator
  *   meta    the last instant the process was known alive (heartbeat)
  *
- * Durability: writes are staged in memory by the store_* calls below and written by
- * store_commit() in ONE transaction with synchronous=FULL (one WAL fsync), which the outbox
- * calls once per loop turn (group commit). An operation is sent only after the commit that
- * holds it has returned 0.
+ * Durability: writes are staged in memory by the store_* calls below and written in ONE
+ * transaction with synchronous=FULL (one WAL fsync) per batch: by store_commit() on the calling
+ * thread, or by the store's writer thread (store_flush_begin/finish) while the caller goes on
+ * staging the next batch; that is the outbox's group commit. An operation is sent only after
+ * the batch that holds it is on disk.
  *
- * Everything runs on the loop thread; SQLite is used in its single-thread mode.
+ * Every call below belongs to one thread (the loop thread); only the writer thread, started
+ * by the first store_flush_begin(), shares the SQLite connection, under a lock.
  */
 #ifndef SCVB_STORE_H
 #define SCVB_STORE_H
@@ -86,6 +88,22 @@ size_t store_staged(const struct store *st);
  * the error is returned (-ENOSPC, -EIO, -EROFS, -EBUSY...) with a reason in err.
  */
 int store_commit(struct store *st, char *err, size_t errlen);
+
+/*
+ * Asynchronous commit. store_flush_begin() hands everything staged to the writer thread and
+ * returns 1 (0: nothing staged, or a batch is already in flight; a negative errno if the
+ * thread cannot start). When the batch is written or failed the writer calls done(arg) from
+ * its own thread (it must only wake the caller's thread, e.g. uv_async_send()); the caller then
+ * calls store_flush_finish(): 0 the batch is on disk; a negative errno with a reason in err,
+ * the batch is back in staging, in front of what was staged since; -EAGAIN not finished yet;
+ * -EALREADY nothing in flight. store_commit() and store_close() first wait for a batch in
+ * flight.
+ */
+int store_flush_begin(struct store *st, void (*done)(void *arg), void *arg);
+int store_flush_finish(struct store *st, char *err, size_t errlen);
+int store_flush_busy(const struct store *st);
+/* Blocks until the batch in flight, if any, is written or failed. */
+void store_flush_wait(struct store *st);
 
 /* ---- reading ------------------------------------------------------------------------- */
 

@@ -108,6 +108,67 @@ store_unstage_all(struct store *st)
 	memset(st->call_index, 0, sizeof st->call_index);
 }
 
+void
+store_take_batch(struct store *st, struct batch *b)
+{
+	*b = (struct batch){
+	        .head = st->head,
+	        .tail = st->tail,
+	        .n = st->n_staged,
+	        .alive_staged = st->alive_staged,
+	        .alive_ms = st->alive_ms,
+	        .next_id = st->next_id,
+	};
+	/* what is staged from now on cannot fold into changes being written */
+	st->head = st->tail = NULL;
+	st->n_staged = 0;
+	st->alive_staged = 0;
+	memset(st->op_index, 0, sizeof st->op_index);
+	memset(st->call_index, 0, sizeof st->call_index);
+}
+
+void
+store_return_batch(struct store *st, struct batch *b)
+{
+	if (b->head) {
+		b->tail->next = st->head;
+		if (st->head)
+			st->head->prev = b->tail;
+		else
+			st->tail = b->tail;
+		st->head = b->head;
+		st->n_staged += b->n;
+		/* Index them again where nothing newer is indexed, so later changes fold into
+		 * them as before (without it they would merely be written as separate rows). */
+		for (struct change *c = b->head; c != b->tail->next; c = c->next) {
+			c->hnext = NULL;
+			if ((c->kind == CH_ADD_OP || c->kind == CH_SET_ATTEMPTS) &&
+			    !find_op(st, c->op.id))
+				index_add(op_bucket(st, c->op.id), c);
+			else if ((c->kind == CH_ADD_CALL || c->kind == CH_SET_ACCEPT) &&
+			         !find_call(st, c->call.call_key))
+				index_add(call_bucket(st, c->call.call_key), c);
+		}
+	}
+	if (b->alive_staged && !st->alive_staged) { /* a newer heartbeat wins */
+		st->alive_staged = 1;
+		st->alive_ms = b->alive_ms;
+	}
+	*b = (struct batch){0};
+}
+
+void
+store_free_batch(struct batch *b)
+{
+	struct change *c, *next;
+
+	for (c = b->head; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	*b = (struct batch){0};
+}
+
 static size_t
 str_size(const char *s)
 {

@@ -165,6 +165,7 @@ sip_thread(void *arg)
 	struct sip_event *stopped;
 	char why[256];
 
+	pthread_setname_np(pthread_self(), "scvb-sip"); /* for top -H, perf, gdb */
 	su_init();
 	su_log_redirect(NULL, sofia_logger, NULL);
 	sip->root = su_root_create(sip);

@@ -44,7 +44,7 @@ sleep 0.5
 threads() {
 	local t
 	for t in /proc/"$DAEMON_PID"/task/*; do
-		echo "$(basename "$t") $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null)"
+		echo "$(cat "$t/comm" 2>/dev/null)/$(basename "$t") $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null)"
 	done
 	echo "emulator $(awk '{print $14 + $15}' /proc/"$EMU_PID"/stat)"
 	echo "sipp-answerer $(awk '{print $14 + $15}' /proc/"$AGENT"/stat)"
@@ -84,20 +84,21 @@ stop_daemon
 	echo "profile of scvbridge at $RATE cps for $SECS s ($PROFILER), $STAMP; $(nproc) cores, $(uname -r)"
 	echo "caller exit $rc; last statistics: $(tail -1 "$T_DIR/caller.csv" | awk -F';' '{print "created " $13 ", ok " $16 ", failed " $18 ", retrans " $58}')"
 	echo
-	echo "CPU over the middle $(((t1 - t0) / 1000000)) ms, % of one core: the daemon's threads (TID = PID is the"
-	echo "libuv loop; the busiest other is the sofia-sip thread), then the other processes"
+	echo "CPU over the middle $(((t1 - t0) / 1000000)) ms, % of one core: the daemon's threads (name/TID:"
+	echo "scvbridge = the libuv loop, scvb-sip = sofia-sip, scvb-store = the store's writer), then the"
+	echo "other processes"
 	join <(sort "$T_DIR/threads0") <(sort "$T_DIR/threads1") | awk -v ms=$(((t1 - t0) / 1000000)) -v hz="$(getconf CLK_TCK)" -v pid="$DAEMON_PID" \
-		'{printf "  tid %s%s: %.0f%%\n", $1, ($1 == pid ? " (loop)" : ""), ($3 - $2) * 100000 / hz / ms}'
+		'{printf "  %s: %.0f%%\n", $1, ($3 - $2) * 100000 / hz / ms}'
 	if [ "$PROFILER" = perf ]; then
 		echo
 		echo "samples per thread:"
-		perf report -i "$OUT/perf-$STAMP.data" --no-children --sort tid --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -8
+		perf report -i "$OUT/perf-$STAMP.data" --no-children --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -8
 		echo
 		echo "top symbols (self), all threads:"
 		perf report -i "$OUT/perf-$STAMP.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -40
 		echo
 		echo "top symbols per thread (self):"
-		perf report -i "$OUT/perf-$STAMP.data" --no-children --sort tid,dso,sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -40
+		perf report -i "$OUT/perf-$STAMP.data" --no-children --sort comm,dso,sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -40
 		echo
 		echo "inclusive (children), top 40:"
 		perf report -i "$OUT/perf-$STAMP.data" --children --sort sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -40
