@@ -107,6 +107,8 @@ on_omni_reply(void *arg, uint64_t sip_id, int status, const char *body, size_t l
 	free(queue);
 }
 
+#define OMNI_ASK_GRACE_MS 200
+
 /* The VoiceCall exists: ask Omni-Channel where to ring, within what is left of the deadline. */
 void
 call_omni_ask(struct calls *calls, struct call *call)
@@ -126,8 +128,12 @@ call_omni_ask(struct calls *calls, struct call *call)
 	body = scv_body_omniflow(call->to, call->cc->omni_flow_dev_name,
 	                         call->cc->omni_fallback_queue);
 	snprintf(path, sizeof path, "/voiceCalls/%s/omniFlow", call->key);
-	r = body ? outbox_ask(calls->outbox, call->cc_index, "PATCH", path, body, (unsigned)left,
-	                      on_omni_reply, calls, call->sip_id)
+	/* The call's deadline timer decides when time is up (forward_to, logged as such); the
+	 * request's own timeout, a little later, only ends a request nobody waits for any more.
+	 * With both at the same instant either could fire first. */
+	r = body ? outbox_ask(calls->outbox, call->cc_index, "PATCH", path, body,
+	                      (unsigned)left + OMNI_ASK_GRACE_MS, on_omni_reply, calls,
+	                      call->sip_id)
 	         : -ENOMEM;
 	free(body);
 	if (r < 0)
