@@ -9,12 +9,11 @@
  */
 #include "connector/store.c"
 
+#include "tests/unit/scratch.h"
 #include "tests/unit/test.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
-
-static char dir[256];
 
 static double
 mono_ms(void)
@@ -23,13 +22,6 @@ mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static const char *
-path_of(char *buf, size_t len, const char *name)
-{
-	snprintf(buf, len, "%s/%s", dir, name);
-	return buf;
 }
 
 /* ---- a VFS that counts xSync calls and can fail them ---------------------------------- */
@@ -1162,40 +1154,10 @@ TEST(windows_over_100000_rows)
 	free(ops);
 }
 
-/* ---- scratch directory --------------------------------------------------------------- */
-
-static int
-setup(void)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(dir, sizeof dir, "%s/scvb-store-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static void
-teardown(void)
-{
-	char path[600];
-	struct dirent *e;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 int
 main(void)
 {
-	if (setup() < 0) {
+	if (scratch_setup("store") < 0) {
 		perror("mkdtemp");
 		return 1;
 	}
@@ -1219,6 +1181,6 @@ main(void)
 	RUN(bad_arguments);
 	RUN(windows_over_100000_rows);
 	sqlite3_vfs_unregister(&count_vfs);
-	teardown();
+	scratch_teardown();
 	return test_summary();
 }

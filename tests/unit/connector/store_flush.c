@@ -8,6 +8,7 @@
 #include "connector/store.h"
 #include "connector/store_int.h"
 
+#include "tests/unit/scratch.h"
 #include "tests/unit/test.h"
 
 #include <dirent.h>
@@ -18,15 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static char dir[256];
-
-static const char *
-path_of(char *buf, size_t len, const char *name)
-{
-	snprintf(buf, len, "%s/%s", dir, name);
-	return buf;
-}
 
 /* ---- the writer's callback ------------------------------------------------------------ */
 
@@ -326,39 +318,11 @@ TEST(many_batches_in_a_row)
 	store_close(st);
 }
 
-static int
-setup(void)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(dir, sizeof dir, "%s/scvb-flush-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static void
-teardown(void)
-{
-	char path[600];
-	struct dirent *e;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 int
 main(void)
 {
 	caller_thread = pthread_self();
-	if (setup() < 0) {
+	if (scratch_setup("flush") < 0) {
 		perror("mkdtemp");
 		return 1;
 	}
@@ -366,6 +330,6 @@ main(void)
 	RUN(failed_batch_goes_back_in_front);
 	RUN(commit_and_close_wait_for_the_batch_in_flight);
 	RUN(many_batches_in_a_row);
-	teardown();
+	scratch_teardown();
 	return test_summary();
 }
