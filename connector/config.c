@@ -120,6 +120,7 @@ static const struct opt sip_opts[] = {
         O_STRING("default_country_code", 0, NULL, CFG_OFF(default_country_code),
                  cfg_check_country_code),
         O_UINT("max_calls", 10000, 1, 1000000, CFG_OFF(max_calls)),
+        O_UINT("udp_buffer_bytes", 4194304, 65536, 268435456, CFG_OFF(udp_buffer_bytes)),
         O_UINT("shutdown_grace_ms", 30000, 0, 3600000, CFG_OFF(shutdown_grace_ms)),
         O_UINT("drain_timeout_ms", 30000, 0, 3600000, CFG_OFF(drain_timeout_ms)),
         {NULL},

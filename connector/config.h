@@ -76,6 +76,7 @@ struct cfg {
 	char *sip_user_agent;       /* default "scvbridge/<version>" */
 	char *default_country_code; /* digits, e.g. "1"; NULL = none (see connector/e164.h) */
 	unsigned max_calls;         /* concurrent calls; beyond: 503; default 10000 */
+	unsigned udp_buffer_bytes;  /* SIP UDP socket buffers asked; default 4 MiB (sip/sip.h) */
 	unsigned shutdown_grace_ms; /* on SIGTERM, wait this long for calls to end; default 30000 */
 	unsigned
 	        drain_timeout_ms; /* then wait this long for Salesforce ops to leave; default 30000 */

@@ -312,6 +312,7 @@ run(struct cfg *cfg)
 	sc.n_capture_headers = n_capture;
 	sc.user_agent = cfg->sip_user_agent;
 	sc.max_calls = cfg->max_calls;
+	sc.udp_buffer_bytes = cfg->udp_buffer_bytes;
 	r = sip_start(&app.loop, &sc, calls_on_sip_event, app.calls, &app.sip, err, sizeof err);
 	free(capture);
 	if (r < 0) {

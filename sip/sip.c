@@ -4,14 +4,19 @@
  */
 #include "sip/sip_int.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <sofia-sip/nta_tag.h>
+#include <sofia-sip/tport_tag.h>
 #include <sofia-sip/su_log.h>
+#include <sofia-sip/url.h>
 
 #include "connector/log.h"
 
@@ -158,6 +163,81 @@ start_report(struct sip *sip, int rc, const char *why)
 	pthread_mutex_unlock(&sip->start_lock);
 }
 
+/* The local port of a bound socket, or -1. */
+static int
+sock_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return -1;
+}
+
+/*
+ * Logs the buffers the kernel gave sofia's UDP socket(s) on the listen port, and warns when
+ * they are below sip.udp_buffer_bytes: without CAP_NET_ADMIN the kernel caps the request at
+ * net.core.rmem_max / wmem_max, silently. (Linux reports twice the usable size; half is
+ * compared.) The sockets are found through /proc/self/fd, since sofia does not export them.
+ */
+static void
+report_udp_buffers(const struct sip *sip)
+{
+	su_home_t home[1] = {SU_HOME_INIT(home)};
+	url_t *url;
+	char const *port_str;
+	struct dirent *de;
+	DIR *dir;
+	int port;
+
+	if (!sip->udp_buffer_bytes)
+		return;
+	url = url_make(home, sip->listen_url);
+	port_str = url ? url_port(url) : NULL;
+	port = port_str ? atoi(port_str) : -1;
+	su_home_deinit(home);
+	dir = opendir("/proc/self/fd");
+	if (port <= 0 || !dir) {
+		if (dir)
+			closedir(dir);
+		log_debug(NULL, "sip: cannot look up the UDP socket buffers");
+		return;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		int fd = atoi(de->d_name), type = 0, rcv = 0, snd = 0;
+		socklen_t len = sizeof type;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' || fd == dirfd(dir) ||
+		    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_DGRAM ||
+		    sock_port(fd) != port)
+			continue;
+		len = sizeof rcv;
+		getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, &len);
+		len = sizeof snd;
+		getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, &len);
+		if ((unsigned)rcv / 2 < sip->udp_buffer_bytes ||
+		    (unsigned)snd / 2 < sip->udp_buffer_bytes)
+			log_warn(NULL,
+			         "sip: UDP port %d got receive and send buffers of %d and %d "
+			         "bytes, %u "
+			         "asked (sip.udp_buffer_bytes): the kernel caps them at "
+			         "net.core.rmem_max "
+			         "and wmem_max; raise those (sysctl), or bursts beyond the buffer "
+			         "are "
+			         "dropped and cost the peer a retransmission",
+			         port, rcv / 2, snd / 2, sip->udp_buffer_bytes);
+		else
+			log_info(NULL, "sip: UDP port %d: receive and send buffers %d and %d bytes",
+			         port, rcv / 2, snd / 2);
+	}
+	closedir(dir);
+}
+
 static void *
 sip_thread(void *arg)
 {
@@ -185,7 +265,9 @@ sip_thread(void *arg)
 	                       * (relayed to the other leg) */
 	        NUTAG_APPL_METHOD("REFER"), NUTAG_APPL_METHOD("UPDATE"),
 	        /* large INVITEs stay on UDP rather than switching to TCP */
-	        NTATAG_UDP_MTU(65535), TAG_END());
+	        NTATAG_UDP_MTU(65535),
+	        TAG_IF(sip->udp_buffer_bytes, TPTAG_UDP_RMEM(sip->udp_buffer_bytes)),
+	        TAG_IF(sip->udp_buffer_bytes, TPTAG_UDP_WMEM(sip->udp_buffer_bytes)), TAG_END());
 	if (!sip->nua) {
 		snprintf(why, sizeof why,
 		         "cannot listen on %s (address in use, not local, or a bad URI)",
@@ -196,6 +278,7 @@ sip_thread(void *arg)
 		start_report(sip, -EADDRNOTAVAIL, why);
 		return NULL;
 	}
+	report_udp_buffers(sip);
 	sip->accepting = 1;
 	start_report(sip, 0, NULL);
 
@@ -262,6 +345,7 @@ sip_start(uv_loop_t *loop, const struct sip_config *config, sip_event_cb cb, voi
 	sip->cb = cb;
 	sip->cb_arg = arg;
 	sip->max_calls = config->max_calls ? config->max_calls : 10000;
+	sip->udp_buffer_bytes = config->udp_buffer_bytes;
 	sip->next_id = 1;
 	pthread_mutex_init(&sip->qlock, NULL);
 	pthread_mutex_init(&sip->start_lock, NULL);

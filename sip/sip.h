@@ -92,6 +92,11 @@ struct sip_config {
 	size_t n_capture_headers;
 	const char *user_agent;
 	unsigned max_calls; /* beyond: 503 */
+	/* SO_RCVBUF and SO_SNDBUF asked for the UDP socket(s); 0 = the kernel's default. A burst
+	 * the SIP thread cannot read at once waits there; what does not fit is dropped by the
+	 * kernel and costs the peer a retransmission (500 ms). Unprivileged, the kernel caps it at
+	 * net.core.rmem_max / wmem_max: the start-up log says what the socket got. */
+	unsigned udp_buffer_bytes;
 };
 
 struct sip;

@@ -127,6 +127,7 @@ struct sip {
 	size_t n_capture;
 	struct sip_acl acl;
 	unsigned max_calls;
+	unsigned udp_buffer_bytes;
 
 	/* sofia thread */
 	su_root_t *root;

@@ -57,6 +57,11 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 # a burst itself; the kernel caps it at net.core.rmem_max / wmem_max. The paths under test keep
 # their own settings.
 SIPP_BUF=${SIPP_BUF:-4194304}
+# The paths under test get the same UDP socket buffer: 4 MiB (scvbridge's default) or the
+# kernel's limit if lower (Kamailio probes up to it without privilege; scvbridge would get more
+# as root, so it is asked for no more).
+RMEM_MAX=$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo 212992)
+PATH_BUF=$((RMEM_MAX < 4194304 ? RMEM_MAX : 4194304))
 
 setup_env
 KAM_PORT=$((SIP_PORT + 6)) # lib.sh takes base + 0..5
@@ -91,6 +96,8 @@ trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 
 note() { echo "$*" >>"$NOTES"; }
+# rcvbuf PORT: the receive buffer of the UDP socket on PORT (ss's rb), or "?"
+rcvbuf() { ss -uamn "sport = :$1" 2>/dev/null | grep -o 'rb[0-9]*' | head -1 | tr -dc 0-9 || echo "?"; }
 now_ns() { date +%s%N; }
 # cpu_ticks PID...: utime + stime of the processes, in clock ticks
 cpu_ticks() {
@@ -165,6 +172,7 @@ start_kamailio() {
 	kamailio -f "$BENCH_DIR/kamailio.cfg" -DD -E -m "${KAM_SHM_MB:-1024}" -M "${KAM_PKG_MB:-16}" \
 		-Y "$T_DIR/kam" -w "$T_DIR/kam" -A "BENCH_PORT=$KAM_PORT" \
 		-A "BENCH_TARGET=\"sip:127.0.0.1:$AGENT_PORT\"" -A "BENCH_CHILDREN=${KAM_CHILDREN:-2}" \
+		-A "BENCH_MAXBUFFER=$PATH_BUF" \
 		>"$T_DIR/kamailio.log" 2>&1 </dev/null &
 	KAM_PID=$!
 	T_PIDS+=("$KAM_PID")
@@ -486,7 +494,7 @@ CONFIG=$T_DIR/scvbridge.json
 {
 	printf '{ "log": { "level": "info" },\n'
 	printf '  "sip": { "listen": "sip:127.0.0.1:%s", "trusted_peers": ["127.0.0.1"],\n' "$SIP_PORT"
-	printf '           "shutdown_grace_ms": 2000, "drain_timeout_ms": 30000 },\n'
+	printf '           "shutdown_grace_ms": 2000, "drain_timeout_ms": 30000, "udp_buffer_bytes": %s },\n' "$PATH_BUF"
 	printf '  "store": { "path": "%s" },\n  "contact_centers": [\n' "$T_DIR/outbox.db"
 	for i in $(seq 1 "$CCS"); do
 		printf '    { "name": "cc%s", "org_id": "%s", "call_center_api_name": "%s",\n' "$i" "$(cc_org "$i")" "$(cc_api "$i")"
@@ -521,6 +529,7 @@ fi
 if want kamailio; then
 	T0=$SECONDS
 	start_kamailio || exit 1
+	note "socket buffers (receive, as the kernel counts them, twice the usable size): Kamailio $(rcvbuf "$KAM_PORT"), answerer $(rcvbuf "$AGENT_PORT"); net.core.rmem_max $RMEM_MAX"
 	start_capture kamailio "$KAM_PORT" "$AGENT_PORT"
 	ramp kamailio
 	KAM_CPS=$KNEE
@@ -535,6 +544,7 @@ if want bridge; then
 	T0=$SECONDS
 	start_daemon "$CONFIG" || exit 1
 	loopback_only scvbridge "$DAEMON_PID" || exit 1
+	note "socket buffers (receive, as the kernel counts them): scvbridge $(rcvbuf "$SIP_PORT"), answerer $(rcvbuf "$AGENT_PORT")"
 	start_capture bridge "$SIP_PORT" "$AGENT_PORT"
 	ramp bridge
 	BRIDGE_CPS=$KNEE

@@ -34,7 +34,7 @@ if [ "$PROFILER" = callgrind ]; then
 	chmod +x "$DAEMON"
 fi
 start_daemon "$T_DIR/scvbridge.json" || exit 1
-sipp -sf "$SIPP_DIR/bench_uas.xml" -i 127.0.0.1 -mi 127.0.0.1 -p "$AGENT_PORT" -t u1 -cp "$AGENT_CP" \
+sipp -sf "$SIPP_DIR/bench_uas.xml" -i 127.0.0.1 -mi 127.0.0.1 -p "$AGENT_PORT" -t u1 -buff_size 4194304 -cp "$AGENT_CP" \
 	-ci 127.0.0.1 -nostdin -recv_timeout 30000 -timeout $((SECS + 120))s >/dev/null 2>&1 </dev/null &
 AGENT=$!
 T_PIDS+=("$AGENT")
@@ -53,7 +53,7 @@ threads() {
 
 printf 'SEQUENTIAL\n+15550100000;\n' >"$T_DIR/numbers.csv"
 timeout $((SECS + 60)) sipp "127.0.0.1:$SIP_PORT" -sf "$SIPP_DIR/bench_uac.xml" -inf "$T_DIR/numbers.csv" \
-	-i 127.0.0.1 -mi 127.0.0.1 -p "$CALLER_PORT" -t u1 -cp "$CALLER_CP" -ci 127.0.0.1 \
+	-i 127.0.0.1 -mi 127.0.0.1 -p "$CALLER_PORT" -t u1 -buff_size 4194304 -cp "$CALLER_CP" -ci 127.0.0.1 \
 	-set caller +15550199999 -set ivr en-US -set bid b1 -nostdin -r "$RATE" -m $((RATE * SECS)) \
 	-l $((RATE > 200 ? RATE : 200)) -d 100 -timeout $((SECS + 50))s -recv_timeout 10000 \
 	-trace_stat -stf "$T_DIR/caller.csv" -fd 1 >/dev/null 2>&1 </dev/null &

@@ -49,6 +49,38 @@ check_eq usage_no_config.exit "$?" 2
 "$DAEMON" -c "$CONFIG" --bogus >/dev/null 2>&1
 check_eq usage_bad_option.exit "$?" 2
 
+# UDP socket buffers (sip.udp_buffer_bytes): the log says what the kernel gave the SIP socket;
+# without CAP_NET_ADMIN the kernel caps the request at net.core.rmem_max and the log warns.
+# ss reports the kernel's figure, which is twice the usable size.
+skmem() { ss -uamn "sport = :$SIP_PORT" | grep -o "$1[0-9]*" | head -1 | tr -dc 0-9; }
+start_daemon "$CONFIG" || exit 1
+rb=$(skmem rb)
+tb=$(skmem tb)
+if [ "$(id -u)" = 0 ]; then
+	check_eq udp_buffers.receive "$rb" $((2 * 4194304))
+	check_eq udp_buffers.send "$tb" $((2 * 4194304))
+fi
+check_eq udp_buffers.logged "$(grep -c "UDP port $SIP_PORT: receive and send buffers $((rb / 2)) and $((tb / 2)) bytes" "$T_DIR/daemon.log")$(grep -c 'udp_buffer_bytes' "$T_DIR/daemon.log")" \
+	"$([ "$rb" -ge $((2 * 4194304)) ] && echo 10 || echo 01)"
+stop_daemon
+RMEM_MAX=$(cat /proc/sys/net/core/rmem_max)
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && [ "$RMEM_MAX" -lt 134217728 ]; then
+	sed "s/\"trusted_peers\"/\"udp_buffer_bytes\": $((2 * RMEM_MAX)), \"trusted_peers\"/" "$CONFIG" >"$T_DIR/bigbuf.json"
+	DAEMON_REAL=$DAEMON
+	DAEMON=$T_DIR/daemon-no-net-admin
+	printf '#!/bin/sh\nexec setpriv --bounding-set=-net_admin --inh-caps=-net_admin %s "$@"\n' "$DAEMON_REAL" >"$DAEMON"
+	chmod +x "$DAEMON"
+	start_daemon "$T_DIR/bigbuf.json" || exit 1
+	check_eq udp_buffers_capped.receive "$(skmem rb)" $((2 * RMEM_MAX))
+	check_eq udp_buffers_capped.warned "$(grep -c "UDP port $SIP_PORT got receive and send buffers of $RMEM_MAX and [0-9]* bytes, $((2 * RMEM_MAX)) asked (sip.udp_buffer_bytes)" "$T_DIR/daemon.log")" 1
+	stop_daemon
+	DAEMON=$DAEMON_REAL
+fi
+sed 's/"trusted_peers"/"udp_buffer_bytes": 1000, "trusted_peers"/' "$CONFIG" >"$T_DIR/tinybuf.json"
+out=$("$DAEMON" -c "$T_DIR/tinybuf.json" --check 2>&1)
+check_eq check_udp_buffer_range.exit "$?" 1
+check_eq check_udp_buffer_range.names_key "$(echo "$out" | grep -c 'sip.udp_buffer_bytes: 1000 is out of range')" 1
+
 # SIP address taken: start-up fails with a clear message and a non-zero status
 sipp -sn uas -i 127.0.0.1 -p "$SIP_PORT" -bg -nostdin >/dev/null 2>&1
 pid=$(pgrep -n -f "sipp -sn uas -i 127.0.0.1 -p $SIP_PORT")
