@@ -179,6 +179,23 @@ sock_port(int fd)
 	return -1;
 }
 
+/* rcv and snd: the usable sizes (half what the kernel reports). */
+static void
+log_udp_buffers(int port, int rcv, int snd, unsigned asked)
+{
+	if ((unsigned)rcv >= asked && (unsigned)snd >= asked) {
+		log_info(NULL, "sip: UDP port %d: receive and send buffers %d and %d bytes", port,
+		         rcv, snd);
+		return;
+	}
+	log_warn(NULL,
+	         "sip: UDP port %d got receive and send buffers of %d and %d bytes, %u asked "
+	         "(sip.udp_buffer_bytes): the kernel caps them at net.core.rmem_max and "
+	         "wmem_max; raise those (sysctl), or bursts beyond the buffer are dropped and "
+	         "cost the peer a retransmission",
+	         port, rcv, snd, asked);
+}
+
 /*
  * Logs the buffers the kernel gave sofia's UDP socket(s) on the listen port, and warns when
  * they are below sip.udp_buffer_bytes: without CAP_NET_ADMIN the kernel caps the request at
@@ -220,20 +237,7 @@ report_udp_buffers(const struct sip *sip)
 		getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, &len);
 		len = sizeof snd;
 		getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, &len);
-		if ((unsigned)rcv / 2 < sip->udp_buffer_bytes ||
-		    (unsigned)snd / 2 < sip->udp_buffer_bytes)
-			log_warn(NULL,
-			         "sip: UDP port %d got receive and send buffers of %d and %d "
-			         "bytes, %u "
-			         "asked (sip.udp_buffer_bytes): the kernel caps them at "
-			         "net.core.rmem_max "
-			         "and wmem_max; raise those (sysctl), or bursts beyond the buffer "
-			         "are "
-			         "dropped and cost the peer a retransmission",
-			         port, rcv / 2, snd / 2, sip->udp_buffer_bytes);
-		else
-			log_info(NULL, "sip: UDP port %d: receive and send buffers %d and %d bytes",
-			         port, rcv / 2, snd / 2);
+		log_udp_buffers(port, rcv / 2, snd / 2, sip->udp_buffer_bytes);
 	}
 	closedir(dir);
 }
