@@ -140,12 +140,13 @@ start_daemon() {
 	return 1
 }
 
-# stop_daemon: SIGTERM and wait (bounded, 30 s); sets DAEMON_RC (137 if it had to be killed).
+# stop_daemon [TENTHS]: SIGTERM and wait (bounded: TENTHS tenths of a second, default 300),
+# then SIGKILL; sets DAEMON_RC (137 if it had to be killed).
 # Not to be called in a subshell: only this shell can wait for the daemon.
 stop_daemon() {
 	local i
 	kill -TERM "$DAEMON_PID" 2>/dev/null
-	for i in $(seq 1 300); do
+	for i in $(seq 1 "${1:-300}"); do
 		kill -0 "$DAEMON_PID" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -158,6 +159,10 @@ stop_daemon() {
 	wait "$DAEMON_PID"
 	DAEMON_RC=$?
 }
+
+# udp_skmem PORT FIELD: a memory figure of the UDP socket bound to PORT as ss reports it (rb:
+# receive buffer, tb: send buffer; the kernel's count, twice the usable size); empty if none.
+udp_skmem() { ss -uamn "sport = :$1" 2>/dev/null | grep -o "$2[0-9]*" | head -1 | tr -dc 0-9; }
 
 # sipp_agent SCENARIO [args]: background SIPp answering on AGENT_PORT; sets AGENT_PID.
 sipp_agent() {

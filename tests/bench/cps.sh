@@ -97,7 +97,11 @@ trap 'exit 130' INT TERM
 
 note() { echo "$*" >>"$NOTES"; }
 # rcvbuf PORT: the receive buffer of the UDP socket on PORT (ss's rb), or "?"
-rcvbuf() { ss -uamn "sport = :$1" 2>/dev/null | grep -o 'rb[0-9]*' | head -1 | tr -dc 0-9 || echo "?"; }
+rcvbuf() {
+	local rb
+	rb=$(udp_skmem "$1" rb)
+	echo "${rb:-?}"
+}
 now_ns() { date +%s%N; }
 # cpu_ticks PID...: utime + stime of the processes, in clock ticks
 cpu_ticks() {
@@ -346,19 +350,11 @@ settle() {
 HWM1=0
 RESTARTS=""
 restart_bridge() {
-	local h i t0=$SECONDS how=term
+	local h t0=$SECONDS how=term
 	h=$(rss_kib "$DAEMON_PID" VmHWM)
 	[ "${h:-0}" -gt "$HWM1" ] && HWM1=$h
-	kill -TERM "$DAEMON_PID" 2>/dev/null
-	for i in $(seq 1 30); do
-		kill -0 "$DAEMON_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$DAEMON_PID" 2>/dev/null; then
-		kill -KILL "$DAEMON_PID"
-		how=kill
-	fi
-	wait "$DAEMON_PID" 2>/dev/null
+	stop_daemon 30
+	[ "$DAEMON_RC" = 137 ] && how=kill
 	forget "$DAEMON_PID"
 	start_daemon "$CONFIG" || exit 1
 	RESTARTS="$RESTARTS${RESTARTS:+, }$((SECONDS - t0)) s ($how)"

@@ -52,10 +52,9 @@ check_eq usage_bad_option.exit "$?" 2
 # UDP socket buffers (sip.udp_buffer_bytes): the log says what the kernel gave the SIP socket;
 # without CAP_NET_ADMIN the kernel caps the request at net.core.rmem_max and the log warns.
 # ss reports the kernel's figure, which is twice the usable size.
-skmem() { ss -uamn "sport = :$SIP_PORT" | grep -o "$1[0-9]*" | head -1 | tr -dc 0-9; }
 start_daemon "$CONFIG" || exit 1
-rb=$(skmem rb)
-tb=$(skmem tb)
+rb=$(udp_skmem "$SIP_PORT" rb)
+tb=$(udp_skmem "$SIP_PORT" tb)
 if [ "$(id -u)" = 0 ]; then
 	check_eq udp_buffers.receive "$rb" $((2 * 4194304))
 	check_eq udp_buffers.send "$tb" $((2 * 4194304))
@@ -71,7 +70,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && [ "$RMEM_MAX" -lt 1342
 	printf '#!/bin/sh\nexec setpriv --bounding-set=-net_admin --inh-caps=-net_admin %s "$@"\n' "$DAEMON_REAL" >"$DAEMON"
 	chmod +x "$DAEMON"
 	start_daemon "$T_DIR/bigbuf.json" || exit 1
-	check_eq udp_buffers_capped.receive "$(skmem rb)" $((2 * RMEM_MAX))
+	check_eq udp_buffers_capped.receive "$(udp_skmem "$SIP_PORT" rb)" $((2 * RMEM_MAX))
 	check_eq udp_buffers_capped.warned "$(grep -c "UDP port $SIP_PORT got receive and send buffers of $RMEM_MAX and [0-9]* bytes, $((2 * RMEM_MAX)) asked (sip.udp_buffer_bytes)" "$T_DIR/daemon.log")" 1
 	stop_daemon
 	DAEMON=$DAEMON_REAL
