@@ -9,6 +9,7 @@
  */
 #include "connector/store.c"
 
+#include "tests/unit/connector/pending_ids.h"
 #include "tests/unit/scratch.h"
 #include "tests/unit/test.h"
 
@@ -262,28 +263,6 @@ raw_int(sqlite3 *db, const char *sql)
 	return v;
 }
 
-/* Loads every pending op (ids in *ids, at most cap); returns how many, -1 on error. */
-static long
-load_ids(struct store *st, int64_t *ids, size_t cap)
-{
-	struct store_op ops[64];
-	size_t n = 0, total = 0;
-	int64_t after = 0;
-
-	do {
-		if (store_load_ops(st, after, 64, ops, &n) < 0)
-			return -1;
-		for (size_t i = 0; i < n; i++) {
-			if (total < cap)
-				ids[total] = ops[i].id;
-			total++;
-			after = ops[i].id;
-			store_op_clear(&ops[i]);
-		}
-	} while (n == 64);
-	return (long)total;
-}
-
 static int commits_seen;
 
 static int
@@ -450,7 +429,7 @@ TEST(one_transaction_and_one_fsync_per_commit)
 	/* all there after reopening, in submission order */
 	st = open_ok(path);
 	REQUIRE(st);
-	n = load_ids(st, ids, 2100);
+	n = pending_ids(st, ids, 2100);
 	CHECK_INT(n, rounds * 101);
 	for (long i = 0; i < n && i < 2100; i++)
 		if (ids[i] != i + 1) {

@@ -8,6 +8,7 @@
 #include "connector/store.h"
 #include "connector/store_int.h"
 
+#include "tests/unit/connector/pending_ids.h"
 #include "tests/unit/scratch.h"
 #include "tests/unit/test.h"
 
@@ -80,28 +81,6 @@ open_ok(const char *path)
 	return st;
 }
 
-/* The pending op ids on disk, in order, into ids (at most cap); how many, or -1. */
-static long
-disk_ids(struct store *st, int64_t *ids, size_t cap)
-{
-	struct store_op ops[64];
-	size_t n = 0, total = 0;
-	int64_t after = 0;
-
-	do {
-		if (store_load_ops(st, after, 64, ops, &n) < 0)
-			return -1;
-		for (size_t i = 0; i < n; i++) {
-			if (total < cap)
-				ids[total] = ops[i].id;
-			total++;
-			after = ops[i].id;
-			store_op_clear(&ops[i]);
-		}
-	} while (n == 64);
-	return (long)total;
-}
-
 /* Waits (bounded: 5 s) until the writer called back n times in all. */
 static int
 wait_callbacks(int n)
@@ -159,7 +138,7 @@ TEST(batch_written_while_the_next_is_staged)
 	CHECK_INT(store_flush_finish(st, err, sizeof err), -EALREADY);
 
 	/* on disk: the first batch exactly */
-	CHECK_INT(disk_ids(st, ids, 32), 10);
+	CHECK_INT(pending_ids(st, ids, 32), 10);
 	for (int i = 0; i < 10; i++)
 		CHECK_INT(ids[i], a[i]);
 	CHECK_INT(meta_alive(st), 111);
@@ -168,7 +147,7 @@ TEST(batch_written_while_the_next_is_staged)
 	CHECK_INT(store_flush_begin(st, on_done, NULL), 1);
 	REQUIRE(wait_callbacks(calls0 + 2) == 0);
 	CHECK_INT(store_flush_finish(st, err, sizeof err), 0);
-	CHECK_INT(disk_ids(st, ids, 32), 14);
+	CHECK_INT(pending_ids(st, ids, 32), 14);
 	for (int i = 0; i < 9; i++)
 		CHECK_INT(ids[i], a[i + 1]);
 	for (int i = 0; i < 5; i++)
@@ -227,7 +206,7 @@ TEST(failed_batch_goes_back_in_front)
 		printf("# err: %s\n", err);
 	/* all back: 5 + 3 ops, one heartbeat */
 	CHECK_INT(store_staged(st), 9);
-	CHECK_INT(disk_ids(st, ids, 32), 3);
+	CHECK_INT(pending_ids(st, ids, 32), 3);
 	/* the returned adds fold again: deleting one cancels it in memory */
 	CHECK_INT(store_del_op(st, a[2]), 0);
 	CHECK_INT(store_staged(st), 8);
@@ -237,7 +216,7 @@ TEST(failed_batch_goes_back_in_front)
 	CHECK_INT(store_flush_begin(st, on_done, NULL), 1);
 	REQUIRE(wait_callbacks(calls0 + 2) == 0);
 	CHECK_INT(store_flush_finish(st, err, sizeof err), 0);
-	CHECK_INT(disk_ids(st, ids, 32), 10);
+	CHECK_INT(pending_ids(st, ids, 32), 10);
 	{
 		int64_t want[10] = {old[0], old[1], old[2], a[0], a[1],
 		                    a[3],   a[4],   b[0],   b[1], b[2]};
@@ -265,7 +244,7 @@ TEST(commit_and_close_wait_for_the_batch_in_flight)
 	CHECK_INT(store_commit(st, err, sizeof err), 0);
 	CHECK_INT(store_flush_busy(st), 0);
 	CHECK_INT(store_staged(st), 0);
-	CHECK_INT(disk_ids(st, ids, 32), 3);
+	CHECK_INT(pending_ids(st, ids, 32), 3);
 	for (int i = 0; i < 3; i++)
 		CHECK_INT(ids[i], x[i]);
 
@@ -277,7 +256,7 @@ TEST(commit_and_close_wait_for_the_batch_in_flight)
 	store_close(st);
 	st = open_ok(path);
 	REQUIRE(st);
-	CHECK_INT(disk_ids(st, ids, 32), 4);
+	CHECK_INT(pending_ids(st, ids, 32), 4);
 	CHECK_INT(ids[3], x[3]);
 	store_close(st);
 }
@@ -310,7 +289,7 @@ TEST(many_batches_in_a_row)
 		n_batches++;
 	}
 	CHECK_INT(store_commit(st, err, sizeof err), 0); /* waits for the last one */
-	n = disk_ids(st, ids, 256);
+	n = pending_ids(st, ids, 256);
 	CHECK_INT(n, 200 - n_dels);
 	for (long i = 1; i < n && i < 256; i++)
 		CHECK(ids[i] > ids[i - 1]);
