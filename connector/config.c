@@ -91,10 +91,10 @@ struct opt {
 	{                                                                                          \
 		.name = (k), .type = OPT_OBJECT, .flags = (fl), .sub = (tbl)                       \
 	}
-#define O_OBJECTS(k, fl, dst, dst_n, elem, tbl)                                                    \
+#define O_OBJECTS(k, fl, maxn, dst, dst_n, elem, tbl)                                              \
 	{                                                                                          \
-		.name = (k), .type = OPT_OBJECTS, .flags = (fl), .off = (dst), .off_n = (dst_n),   \
-		.elem_size = sizeof(elem), .sub = (tbl)                                            \
+		.name = (k), .type = OPT_OBJECTS, .flags = (fl), .max_items = (maxn),              \
+		.off = (dst), .off_n = (dst_n), .elem_size = sizeof(elem), .sub = (tbl)            \
 	}
 
 #define REQ        OPT_REQUIRED
@@ -103,6 +103,7 @@ struct opt {
 
 _Static_assert(sizeof(enum cfg_jwt_mode) == sizeof(int), "OPT_ENUM stores an int");
 _Static_assert(sizeof(enum cfg_routing_mode) == sizeof(int), "OPT_ENUM stores an int");
+_Static_assert(sizeof(enum cfg_dtmf_mode) == sizeof(int), "OPT_ENUM stores an int");
 
 static const char *const jwt_mode_names[] = {"reuse", "per_request", NULL};
 
@@ -163,6 +164,45 @@ static const struct opt http_opts[] = {
         {NULL},
 };
 
+static const struct opt agent_endpoint_opts[] = {
+        /* all optional in the table: "agent_endpoint" absent means no endpoint; present, the
+         * rules across keys require listen, the certificate, the key and the origins */
+        O_STRING("listen", 0, NULL, CFG_OFF(ae_listen), cfg_check_listen_addr),
+        O_STRING("certificate_file", 0, NULL, CFG_OFF(ae_cert_file), cfg_check_readable_file),
+        O_STRING("private_key_file", 0, NULL, CFG_OFF(ae_key_file), cfg_check_readable_file),
+        O_STRINGS("allowed_origins", 0, CFG_OFF(ae_origins), CFG_OFF(n_ae_origins),
+                  cfg_check_origin),
+        O_STRING("web_root", 0, NULL, CFG_OFF(ae_web_root), cfg_check_directory),
+        O_STRING("secret_file", 0, NULL, CFG_OFF(ae_secret_file), NULL),
+        O_UINT("token_ttl_s", 900, 60, 86400, CFG_OFF(ae_token_ttl_s)),
+        O_UINT("hello_timeout_ms", 5000, 500, 60000, CFG_OFF(ae_hello_timeout_ms)),
+        O_UINT("max_message_bytes", 65536, 4096, 65536, CFG_OFF(ae_max_message_bytes)),
+        O_UINT("max_sockets_per_agent", 8, 1, 64, CFG_OFF(ae_max_sockets_per_agent)),
+        O_UINT("max_sockets_per_source", 64, 1, 100000, CFG_OFF(ae_max_sockets_per_source)),
+        O_UINT("max_connections", 10000, 1, 100000, CFG_OFF(ae_max_connections)),
+        O_UINT("commands_per_s", 20, 1, 1000, CFG_OFF(ae_commands_per_s)),
+        {NULL},
+};
+
+#define AG_OFF(f) offsetof(struct cfg_agent, f)
+static const struct opt agent_opts[] = {
+        O_STRING("id", REQ, NULL, AG_OFF(id), cfg_check_user_id),
+        O_STRING("username", REQ, NULL, AG_OFF(username), cfg_check_username),
+        O_STRING("name", REQ, NULL, AG_OFF(name), cfg_check_display_name),
+        O_STRING("phone", REQ, NULL, AG_OFF(phone), cfg_check_forward_uri),
+        O_STRING("password_hash", REQ, NULL, AG_OFF(password_hash), cfg_check_password_hash),
+        {NULL},
+};
+
+#define PB_OFF(f) offsetof(struct cfg_phonebook_entry, f)
+static const struct opt phonebook_opts[] = {
+        O_STRING("name", REQ, NULL, PB_OFF(name), cfg_check_display_name),
+        O_STRING("number", REQ, NULL, PB_OFF(number), cfg_check_e164),
+        {NULL},
+};
+
+static const char *const dtmf_mode_names[] = {"info-dtmf-relay", "info-dtmf", NULL};
+
 static const struct opt cc_opts[] = {
         O_STRING("name", REQ, NULL, CC_OFF(name), cfg_check_cc_name),
         O_STRING("org_id", REQ, NULL, CC_OFF(org_id), cfg_check_org_id),
@@ -183,6 +223,14 @@ static const struct opt cc_opts[] = {
         O_UINT("ring_timeout_ms", 60000, 0, 600000, CC_OFF(ring_timeout_ms)),
         O_OBJECT("recording", 0, recording_opts),
         O_OBJECT("routing", 0, routing_opts),
+        O_OBJECTS("agents", 0, 10000, CC_OFF(agents), CC_OFF(n_agents), struct cfg_agent,
+                  agent_opts),
+        O_OBJECTS("phonebook", 0, 10000, CC_OFF(phonebook), CC_OFF(n_phonebook),
+                  struct cfg_phonebook_entry, phonebook_opts),
+        O_STRING("outbound_route", 0, NULL, CC_OFF(outbound_route), cfg_check_outbound_route),
+        O_STRING("outbound_caller_id", 0, NULL, CC_OFF(outbound_caller_id), cfg_check_e164),
+        O_ENUM("dtmf", dtmf_mode_names, CFG_DTMF_INFO_RELAY, CC_OFF(dtmf_mode)),
+        O_UINT("after_call_work_s", 0, 0, 3600, CC_OFF(after_call_work_s)),
         {NULL},
 };
 
@@ -191,7 +239,8 @@ static const struct opt root_opts[] = {
         O_OBJECT("sip", REQ, sip_opts),
         O_OBJECT("store", REQ, store_opts),
         O_OBJECT("http", 0, http_opts),
-        O_OBJECTS("contact_centers", REQ | OPT_NONEMPTY, CFG_OFF(ccs), CFG_OFF(n_ccs),
+        O_OBJECT("agent_endpoint", 0, agent_endpoint_opts),
+        O_OBJECTS("contact_centers", REQ | OPT_NONEMPTY, 0, CFG_OFF(ccs), CFG_OFF(n_ccs),
                   struct cfg_contact_center, cc_opts),
         {NULL},
 };
@@ -612,6 +661,99 @@ check_http(struct ctx *c, struct cfg *cfg)
 	return 0;
 }
 
+/* "agent_endpoint": all or nothing of what it needs; the token secret beside the store. */
+static int
+check_agent_endpoint(struct ctx *c, struct cfg *cfg)
+{
+	static const char *const need[] = {"listen", "certificate_file", "private_key_file",
+	                                   "web_root"};
+	const char *have[] = {cfg->ae_listen, cfg->ae_cert_file, cfg->ae_key_file,
+	                      cfg->ae_web_root};
+	int any = cfg->n_ae_origins > 0 || cfg->ae_secret_file;
+
+	for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+		any |= have[i] != NULL;
+	if (!any)
+		return 0;
+	for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+		if (!have[i]) {
+			c->plen = 0;
+			path_append(c, "agent_endpoint.%s", need[i]);
+			return fail(c, -EINVAL, "required key is missing");
+		}
+	if (cfg->n_ae_origins == 0) {
+		c->plen = 0;
+		path_append(c, "agent_endpoint.allowed_origins");
+		return fail(c, -EINVAL,
+		            "at least one origin is required (the bridge's own "
+		            "https origin, where the connector page is served)");
+	}
+	if (!cfg->ae_secret_file &&
+	    asprintf(&cfg->ae_secret_file, "%s.agent-secret", cfg->store_path) < 0) {
+		cfg->ae_secret_file = NULL;
+		return fail(c, -ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* Length of a SIP URI without its parameters and headers: what identifies a phone. */
+static size_t
+uri_ident_len(const char *uri)
+{
+	return strcspn(uri, ";?");
+}
+
+/* Agents: user names and ids unique within a contact center, phones unique in the file. */
+static int
+check_agents(struct ctx *c, const struct cfg *cfg)
+{
+	char q[CFG_QUOTED_MAX];
+
+	for (size_t i = 0; i < cfg->n_ccs; i++) {
+		const struct cfg_contact_center *cc = &cfg->ccs[i];
+
+		for (size_t a = 0; a < cc->n_agents; a++) {
+			const struct cfg_agent *ag = &cc->agents[a];
+
+			for (size_t b = 0; b < a; b++) {
+				const char *what = NULL;
+
+				if (strcmp(cc->agents[b].username, ag->username) == 0)
+					what = "username";
+				else if (strcmp(cc->agents[b].id, ag->id) == 0)
+					what = "id";
+				if (what) {
+					c->plen = 0;
+					path_append(c, "contact_centers[%zu].agents[%zu].%s", i, a,
+					            what);
+					return fail(c, -EINVAL, "%s is already used by agents[%zu]",
+					            cfg_quoted(q, what[0] == 'u' ? ag->username
+					                                         : ag->id),
+					            b);
+				}
+			}
+			for (size_t j = 0; j <= i; j++)
+				for (size_t b = 0; b < (j == i ? a : cfg->ccs[j].n_agents); b++) {
+					const char *other = cfg->ccs[j].agents[b].phone;
+					size_t n = uri_ident_len(ag->phone);
+
+					if (n != uri_ident_len(other) ||
+					    strncasecmp(other, ag->phone, n) != 0)
+						continue;
+					c->plen = 0;
+					path_append(c, "contact_centers[%zu].agents[%zu].phone", i,
+					            a);
+					return fail(
+					        c, -EINVAL,
+					        "%s already rings contact_centers[%zu].agents[%zu] "
+					        "(a phone belongs to one agent)",
+					        cfg_quoted(q, ag->phone), j, b);
+				}
+		}
+	}
+	return 0;
+}
+
 static int
 check_unique_names(struct ctx *c, const struct cfg *cfg)
 {
@@ -747,6 +889,10 @@ cfg_load(const char *path, struct cfg **ret_cfg, char *err, size_t errlen)
 		rc = check_unique_names(&c, cfg);
 	if (rc == 0)
 		rc = check_http(&c, cfg);
+	if (rc == 0)
+		rc = check_agent_endpoint(&c, cfg);
+	if (rc == 0)
+		rc = check_agents(&c, cfg);
 	if (rc == 0)
 		rc = index_numbers(&c, cfg);
 	if (rc < 0) {

@@ -20,6 +20,30 @@ struct cfg_pair {
 
 struct cfg_number_ref; /* private to config.c */
 
+/*
+ * An agent who signs in to the agent endpoint (contact_centers[].agents). A call is the
+ * agent's when the bridge rings their phone: forward_to, an Omni-Channel decision or a
+ * transfer target equal to `phone` (compared as SIP URIs without parameters).
+ */
+struct cfg_agent {
+	char *id;            /* Salesforce user id (005..., 15 or 18 characters) */
+	char *username;      /* login name, unique within the contact center */
+	char *name;          /* display name (contacts list, logs) */
+	char *phone;         /* SIP URI of the agent's desk phone, unique across the file */
+	char *password_hash; /* "scrypt$N$r$p$salt$hash" (scvbridge --hash-password) */
+};
+
+/* A transfer or dial target listed to agents (contact_centers[].phonebook). */
+struct cfg_phonebook_entry {
+	char *name;   /* shown to the agent */
+	char *number; /* E.164, dialled through outbound_route */
+};
+
+enum cfg_dtmf_mode {
+	CFG_DTMF_INFO_RELAY = 0, /* SIP INFO, application/dtmf-relay (default) */
+	CFG_DTMF_INFO_DTMF,      /* SIP INFO, application/dtmf */
+};
+
 enum cfg_jwt_mode {
 	CFG_JWT_REUSE = 0, /* one token per contact center, re-signed ~60 s before exp (default) */
 	CFG_JWT_PER_REQUEST, /* a fresh token with a fresh jti on every request */
@@ -63,6 +87,16 @@ struct cfg_contact_center {
 	                                0 = no limit; default 60000 */
 	unsigned max_creates_per_s; /* creates sent per second at most (a backlog drains at this
 	                                rate; Salesforce's documented limit is 50); default 40 */
+	/* the agent side (agent_endpoint) */
+	struct cfg_agent *agents;
+	size_t n_agents;
+	struct cfg_phonebook_entry *phonebook;
+	size_t n_phonebook;
+	char *outbound_route; /* SIP URI template with {number}: where agents' dials go; NULL = none */
+	char *outbound_caller_id; /* E.164 shown to the called party; default numbers[0] */
+	enum cfg_dtmf_mode dtmf_mode;
+	unsigned after_call_work_s; /* after a call, the agent is in after-call work this long
+	                               (0: no after-call work); default 0 */
 };
 
 struct cfg {
@@ -89,6 +123,22 @@ struct cfg {
 	/* "http": the local API (health, recording reports); absent = not started */
 	char *http_listen; /* "127.0.0.1:8088" */
 	char *http_token;  /* bearer token of the recording route */
+
+	/* "agent_endpoint": HTTPS + WebSocket for agents' browser connectors; absent = off */
+	char *ae_listen;    /* "0.0.0.0:8443" */
+	char *ae_cert_file; /* PEM certificate chain */
+	char *ae_key_file;  /* PEM private key */
+	char **ae_origins;  /* allowed Origin values, "https://host[:port]" */
+	size_t n_ae_origins;
+	char *ae_web_root;       /* directory of the built connector (index.html, login.html) */
+	char *ae_secret_file;    /* token signing secret; default <store.path>.agent-secret */
+	unsigned ae_token_ttl_s; /* default 900 */
+	unsigned ae_hello_timeout_ms;       /* default 5000 */
+	unsigned ae_max_message_bytes;      /* default 65536 */
+	unsigned ae_max_sockets_per_agent;  /* default 8 */
+	unsigned ae_max_sockets_per_source; /* default 64 */
+	unsigned ae_max_connections;        /* default 10000 */
+	unsigned ae_commands_per_s;         /* per socket; default 20 */
 
 	/* "contact_centers" */
 	struct cfg_contact_center *ccs;

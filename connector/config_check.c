@@ -605,3 +605,136 @@ cfg_check_token(char *s, char *why, size_t whylen)
 		               "a token of A-Z a-z 0-9 - . _ ~ + / (and trailing =)");
 	return 0;
 }
+
+/* ---- the agent side ---------------------------------------------------------------- */
+
+/* A Salesforce user id: 15 or 18 letters and digits, "005" first. */
+int
+cfg_check_user_id(char *s, char *why, size_t whylen)
+{
+	size_t n = strlen(s);
+
+	if ((n != 15 && n != 18) || strncmp(s, "005", 3) != 0)
+		return why_bad(why, whylen, s,
+		               "a Salesforce user id (15 or 18 letters and digits, starting 005)");
+	for (size_t i = 0; i < n; i++)
+		if (!is_alnum(s[i]))
+			return why_bad(why, whylen, s,
+			               "a Salesforce user id (15 or 18 letters and digits, "
+			               "starting 005)");
+	return 0;
+}
+
+/* A login name: 1 to 64 of A-Z a-z 0-9 . _ - @ (an e-mail address fits). */
+int
+cfg_check_username(char *s, char *why, size_t whylen)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return why_bad(why, whylen, s, "a user name of 1 to 64 characters");
+	for (size_t i = 0; i < n; i++)
+		if (!is_alnum(s[i]) && !strchr("._-@+", s[i]))
+			return why_bad(why, whylen, s, "a user name of A-Z a-z 0-9 and . _ - @ +");
+	return 0;
+}
+
+/* A name shown to people: 1 to 128 bytes, no control characters (UTF-8 is passed as is). */
+int
+cfg_check_display_name(char *s, char *why, size_t whylen)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 128)
+		return why_bad(why, whylen, s, "a name of 1 to 128 bytes");
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < ' ' || s[i] == 0x7f)
+			return why_bad(why, whylen, s, "a name without control characters");
+	return 0;
+}
+
+/*
+ * The shape of a password hash made by `scvbridge --hash-password`: "scrypt$" then five
+ * fields separated by "$", printable, at most 256 characters. Its parameters are checked
+ * again, with their bounds, when the agent endpoint starts.
+ */
+int
+cfg_check_password_hash(char *s, char *why, size_t whylen)
+{
+	size_t n = strlen(s), fields = 0;
+
+	if (n > 256 || strncmp(s, "scrypt$", 7) != 0)
+		return why_bad(why, whylen, "(not shown)",
+		               "a hash from `scvbridge --hash-password` (scrypt$N$r$p$salt$hash)");
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+			return why_bad(why, whylen, "(not shown)",
+			               "a hash of printable characters");
+		fields += s[i] == '$';
+	}
+	if (fields != 5)
+		return why_bad(why, whylen, "(not shown)",
+		               "a hash from `scvbridge --hash-password` (scrypt$N$r$p$salt$hash)");
+	return 0;
+}
+
+/* An Origin as browsers send it: "https://host[:port]", lower-case, no path. */
+int
+cfg_check_origin(char *s, char *why, size_t whylen)
+{
+	const char *host;
+	size_t n;
+
+	if (strncmp(s, "https://", 8) != 0)
+		return why_bad(why, whylen, s,
+		               "an https origin, e.g. \"https://bridge.example.com\"");
+	host = s + 8;
+	n = strlen(host);
+	if (n == 0 || n > 255)
+		return why_bad(why, whylen, s,
+		               "an https origin with a host of 1 to 255 characters");
+	for (size_t i = 0; i < n; i++) {
+		char ch = host[i];
+
+		if (ch >= 'A' && ch <= 'Z')
+			return why_bad(why, whylen, s,
+			               "an origin in lower case (as browsers send it)");
+		if (!is_alnum(ch) && !strchr(".-:[]", ch))
+			return why_bad(why, whylen, s,
+			               "scheme://host[:port] only, without a path, query or \"/\"");
+	}
+	return 0;
+}
+
+/* A SIP URI template for dialling out: a sip:/sips: URI with {number} in it. */
+int
+cfg_check_outbound_route(char *s, char *why, size_t whylen)
+{
+	char probe[1024];
+	const char *at = strstr(s, "{number}");
+
+	if (!at || strstr(at + 1, "{number}"))
+		return why_bad(
+		        why, whylen, s,
+		        "a SIP URI with {number} once, e.g. \"sip:{number}@pbx.example.net\"");
+	if ((size_t)snprintf(probe, sizeof probe, "%.*s15550100000%s", (int)(at - s), s, at + 8) >=
+	    sizeof probe)
+		return why_bad(why, whylen, s, "a shorter URI template");
+	return cfg_check_forward_uri(probe, why, whylen);
+}
+
+/* A directory that exists. */
+int
+cfg_check_directory(char *s, char *why, size_t whylen)
+{
+	char q[CFG_QUOTED_MAX];
+	struct stat st;
+
+	if (stat(s, &st) < 0) {
+		snprintf(why, whylen, "cannot use %s: %s", cfg_quoted(q, s), strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return why_bad(why, whylen, s, "a directory");
+	return 0;
+}

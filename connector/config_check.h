@@ -35,5 +35,12 @@ int cfg_check_url_template(char *s, char *why, size_t whylen);
 int cfg_check_routing_id(char *s, char *why, size_t whylen);
 int cfg_check_listen_addr(char *s, char *why, size_t whylen);
 int cfg_check_token(char *s, char *why, size_t whylen);
+int cfg_check_user_id(char *s, char *why, size_t whylen);
+int cfg_check_username(char *s, char *why, size_t whylen);
+int cfg_check_display_name(char *s, char *why, size_t whylen);
+int cfg_check_password_hash(char *s, char *why, size_t whylen);
+int cfg_check_origin(char *s, char *why, size_t whylen);
+int cfg_check_outbound_route(char *s, char *why, size_t whylen);
+int cfg_check_directory(char *s, char *why, size_t whylen);
 
 #endif

@@ -312,11 +312,15 @@ TEST(example_config_loads)
 	json_error_t jerr;
 	struct cfg *cfg = NULL;
 	json_t *j = json_load_file("config/scvbridge.example.json", 0, &jerr);
-	json_t *ccs;
+	json_t *ccs, *ae;
 	size_t i;
 	json_t *cc;
 
 	REQUIRE(j != NULL);
+	ae = json_object_get(j, "agent_endpoint");
+	set(ae, "certificate_file", json_string(ca_file));
+	set(ae, "private_key_file", json_string(key_rsa2048));
+	set(ae, "web_root", json_string("config"));
 	ccs = json_object_get(j, "contact_centers");
 	json_array_foreach(ccs, i, cc)
 	{
