@@ -1,7 +1,9 @@
 #include "tests/emulator/control.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tests/emulator/faults.h"
 #include "tests/emulator/jwt.h"
@@ -146,6 +148,73 @@ set_omniflow(const struct emu_req *req, struct emu_reply *reply)
 	json_decref(spec);
 }
 
+/*
+ * Salesforce's own creation of a VoiceCall from a connector's CALL_STARTED: a call the agent
+ * placed (Outbound) is never created through the Telephony Integration API (reference §7.3);
+ * Salesforce makes the record from the connector's event, keyed by its callId. The stand-in
+ * Salesforce page of the browser tests calls this when it receives such an event. A key that
+ * already has a record (an inbound call the bridge created) returns that record.
+ */
+static void
+connector_call(const struct emu_req *req, struct emu_reply *reply)
+{
+	static const char *const types[] = {"Outbound", "Inbound", "Transfer", "Callback"};
+	json_t *spec = body_object(req, reply), *create;
+	const char *org, *cc, *key, *type, *number;
+	struct emu_record *rec;
+	int64_t now = emu_now_ms();
+	char start[80], *text;
+	size_t i;
+
+	if (!spec)
+		return;
+	org = json_string_value(json_object_get(spec, "org"));
+	cc = json_string_value(json_object_get(spec, "callCenterApiName"));
+	key = json_string_value(json_object_get(spec, "vendorCallKey"));
+	type = json_string_value(json_object_get(spec, "callType"));
+	number = json_string_value(json_object_get(spec, "phoneNumber"));
+	for (i = 0; type && i < sizeof types / sizeof types[0] && strcmp(types[i], type); i++)
+		;
+	if (!org || !cc || !key || !*key || strlen(key) > 255 || !type ||
+	    i == sizeof types / sizeof types[0] || !number) {
+		bad(reply, 400,
+		    "expected {\"org\", \"callCenterApiName\", \"vendorCallKey\", "
+		    "\"callType\": Outbound|Inbound|Transfer|Callback, \"phoneNumber\"}");
+		goto out;
+	}
+	rec = emu_store_by_key(org, key);
+	if (rec) {
+		emu_reply_json(reply, 200,
+		               json_pack("{s:s, s:b}", "voiceCallId", rec->id, "existing", 1));
+		goto out;
+	}
+	{
+		time_t t = (time_t)(now / 1000);
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		snprintf(start, sizeof start, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		         tm.tm_sec, (int)(now % 1000));
+	}
+	create = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "callCenterApiName", cc,
+	                   "vendorCallKey", key, "initiationMethod", type, "to", number,
+	                   "startTime", start, "createdBy", "connector");
+	text = create ? json_dumps(create, JSON_COMPACT) : NULL;
+	json_decref(create);
+	if (!text || emu_store_create(org, cc, key, NULL, text, now, now, &rec) < 0) {
+		free(text);
+		bad(reply, 500, "out of memory");
+		goto out;
+	}
+	free(text);
+	emu_store_enter_state(rec, EMU_STATE_IN_PROGRESS);
+	emu_log_info("[%s] created %s from the connector's %s call", key, rec->id, type);
+	emu_reply_json(reply, 200, json_pack("{s:s, s:b}", "voiceCallId", rec->id, "existing", 0));
+out:
+	json_decref(spec);
+}
+
 static void
 reset(struct emu_reply *reply)
 {
@@ -186,7 +255,9 @@ emu_control_handle(const struct emu_req *req, struct emu_reply *reply)
 	else if (strcmp(p, "/omniFlow") == 0 && del) {
 		emu_omniflow_reset();
 		emu_reply_json(reply, 200, json_object());
-	} else if (strcmp(p, "/reset") == 0 && post)
+	} else if (strcmp(p, "/connectorCalls") == 0 && post)
+		connector_call(req, reply);
+	else if (strcmp(p, "/reset") == 0 && post)
 		reset(reply);
 	else if (strcmp(p, "/ping") == 0 && get)
 		emu_reply_json(reply, 200, json_pack("{s:b}", "ok", 1));

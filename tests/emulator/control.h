@@ -10,6 +10,9 @@
  *   POST   /emulator/listen   {"accept":false[,"forMs":N]} | {"accept":true}
  *   POST   /emulator/omniFlow {"dialedNumber","response","status","latencyMs"}
  *   DELETE /emulator/omniFlow                       forget every configured answer
+ *   POST   /emulator/connectorCalls {"org","callCenterApiName","vendorCallKey","callType",
+ *                                    "phoneNumber"} -> {"voiceCallId","existing"}: what
+ *                                    Salesforce does with a connector's CALL_STARTED
  *   POST   /emulator/reset                          records, stats, faults, jtis, omniFlow
  *   GET    /emulator/ping                           {"ok":true}
  */

@@ -331,6 +331,26 @@ api GET /voiceCalls/call-0003
 [ "$STATUS" = 404 ]
 check unknown_endpoint_404 $? "status $STATUS"
 
+# --- a VoiceCall Salesforce makes from a connector's CALL_STARTED ---------------------------
+ctl POST /connectorCalls "$(jq -cn --arg o "$ORG" --arg c "$CC" '{org: $o, callCenterApiName: $c, vendorCallKey: "out-0001", callType: "Outbound", phoneNumber: "+15550102222"}')"
+OUT_ID=$(printf '%s' "$RESP" | jq -r '.voiceCallId // empty')
+[ "$STATUS" = 200 ] && [ "${OUT_ID:0:3}" = 0LQ ] &&
+	[ "$(record out-0001 | jq -r '.[0].create.initiationMethod')" = Outbound ]
+check connector_call_created $? "status $STATUS body $RESP"
+
+api PATCH /voiceCalls/out-0001 '{"endTime":"2026-01-01T00:01:00.000Z","disconnectReason":{"value":"AGENT_DISCONNECT","isError":false}}'
+[ "$STATUS" = 200 ] && [ "$(record out-0001 | jq '.[0].updates | length')" = 1 ]
+check connector_call_closed_by_key $? "status $STATUS body $RESP"
+
+ctl POST /connectorCalls "$(jq -cn --arg o "$ORG" --arg c "$CC" '{org: $o, callCenterApiName: $c, vendorCallKey: "out-0001", callType: "Outbound", phoneNumber: "+15550102222"}')"
+[ "$STATUS" = 200 ] && [ "$(printf '%s' "$RESP" | jq -r .voiceCallId)" = "$OUT_ID" ] &&
+	[ "$(printf '%s' "$RESP" | jq -r .existing)" = true ] && [ "$(record out-0001 | jq length)" = 1 ]
+check connector_call_existing_key $? "status $STATUS body $RESP"
+
+ctl POST /connectorCalls '{"org":"00Dxx0000001gEH","vendorCallKey":"x","callType":"Sideways","phoneNumber":"1"}'
+[ "$STATUS" = 400 ]
+check connector_call_bad_spec $? "status $STATUS body $RESP"
+
 # --- faults -------------------------------------------------------------------------------
 ctl POST /faults '{"match":"POST /voiceCalls$","status":503,"count":1}'
 fid=$(printf '%s' "$RESP" | jq -r '.id // empty')
