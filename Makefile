@@ -10,10 +10,10 @@
 #   make format-check   clang-format conformance of the C sources
 
 PKGS      := libuv sofia-sip-ua libwebsockets jansson openssl sqlite3
-# Debian packages the build, the tests and the demo need.
+# Debian packages the build, the tests, the demo and `make format-check` need.
 DEB_PKGS  := gcc make pkg-config libuv1-dev libsofia-sip-ua-dev libwebsockets-dev \
              libwebsockets-evlib-uv libjansson-dev libssl-dev libsqlite3-dev sqlite3 \
-             sip-tester openssl curl jq procps
+             sip-tester openssl curl jq procps clang-format
 # Extra Debian packages for `make bench`: the Kamailio baseline, the capture that times the
 # INVITEs on loopback, and the chart.
 BENCH_PKGS := kamailio tshark gnuplot-nox
@@ -114,7 +114,11 @@ demo: all
 bench: all bench-deps
 	@BUILD_DIR=$(BUILD) BENCH_QUICK=$(BENCH_QUICK) bash tests/bench/run.sh
 
-C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+# Every C source and header, the tests' shared headers included: what git tracks plus new files
+# not yet added (so a new header is checked before its first commit); outside a git checkout,
+# every .c and .h of the source folders.
+C_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null || \
+            find connector sip scv tests -name '*.[ch]' | sort)
 format:
 	clang-format -i $(C_FILES)
 format-check:

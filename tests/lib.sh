@@ -53,6 +53,15 @@ setup_env() {
 	API_PORT=$((base + 5))
 }
 
+# setup_stack [emulator args]: setup_env, make_certs and start_emulator for a suite; exits the
+# suite if one of them fails. Sets CONFIG, the path a suite writes its daemon's config to.
+setup_stack() {
+	setup_env
+	make_certs || exit 1
+	start_emulator "$@" || exit 1
+	CONFIG=$T_DIR/scvbridge.json
+}
+
 # Throw-away PKI: a CA, the emulator's server certificate for localhost/127.0.0.1, and the
 # contact center's RSA key with the self-signed certificate an admin would paste into Salesforce.
 make_certs() {
@@ -103,6 +112,9 @@ emu() {
 	fi
 }
 
+# The one number of write_config's contact center, the number the suites' callers dial.
+NUMBER=+15550100000
+
 # write_config FILE [forward_to] [extra contact-center JSON members]
 write_config() {
 	local file=$1 fwd=${2:-} extra=${3:-}
@@ -117,7 +129,7 @@ write_config() {
       "name": "acme", "org_id": "00D000000000001AAA", "call_center_api_name": "AcmeCC",
       "base_url": "https://localhost:$EMU_PORT/telephony/v1",
       "private_key_file": "$PKI/cc.key", "ca_file": "$PKI/ca.pem",
-      "numbers": ["+15550100000"], "forward_to": "$fwd",
+      "numbers": ["$NUMBER"], "forward_to": "$fwd",
       "call_attributes": { "X-IVR-Lang": "IvrLanguage__c" }$extra } ] }
 EOF
 }
@@ -138,6 +150,15 @@ start_daemon() {
 	echo "start_daemon: daemon did not start; its log:" >&2
 	tail -20 "$T_DIR/daemon.log" >&2
 	return 1
+}
+
+# start_daemon_or_exit CONFIG [NAME]: start_daemon, or a FAIL line NAME (default: startup) and
+# the end of the suite: nothing after it could pass without the daemon.
+start_daemon_or_exit() {
+	start_daemon "$1" || {
+		fail "${2:-startup}" "daemon did not start"
+		exit 1
+	}
 }
 
 # stop_daemon [TENTHS]: SIGTERM and wait (bounded: TENTHS tenths of a second, default 300),
@@ -164,26 +185,30 @@ stop_daemon() {
 # receive buffer, tb: send buffer; the kernel's count, twice the usable size); empty if none.
 udp_skmem() { ss -uamn "sport = :$1" 2>/dev/null | grep -o "$2[0-9]*" | head -1 | tr -dc 0-9; }
 
+# sipp_uas ROLE PORT SCENARIO [args]: background SIPp UAS on PORT, logging to $T_DIR/ROLE.log
+# and ROLE.err; sets UAS_PID (empty if it did not start) and stops it at cleanup.
+sipp_uas() {
+	local role=$1 port=$2 sf=$3
+	shift 3
+	sipp -sf "$SIPP_DIR/$sf" -i 127.0.0.1 -p "$port" -bg -nostdin \
+		-trace_logs -log_file "$T_DIR/$role.log" -trace_err -error_file "$T_DIR/$role.err" \
+		-timeout 60 "$@" >/dev/null 2>&1 </dev/null
+	UAS_PID=$(pgrep -n -f "sipp -sf $SIPP_DIR/$sf -i 127.0.0.1 -p $port")
+	[ -n "$UAS_PID" ] && T_PIDS+=("$UAS_PID")
+}
+
 # sipp_agent SCENARIO [args]: background SIPp answering on AGENT_PORT; sets AGENT_PID.
 sipp_agent() {
-	local sf=$1
-	shift
-	sipp -sf "$SIPP_DIR/$sf" -i 127.0.0.1 -p "$AGENT_PORT" -bg -nostdin \
-		-trace_logs -log_file "$T_DIR/agent.log" -trace_err -error_file "$T_DIR/agent.err" \
-		-timeout 60 "$@" >/dev/null 2>&1 </dev/null
-	AGENT_PID=$(pgrep -n -f "sipp -sf $SIPP_DIR/$sf -i 127.0.0.1 -p $AGENT_PORT")
-	[ -n "$AGENT_PID" ] && T_PIDS+=("$AGENT_PID")
+	sipp_uas agent "$AGENT_PORT" "$@"
+	AGENT_PID=$UAS_PID
+	[ -n "$AGENT_PID" ]
 }
 
 # sipp_target SCENARIO [args]: background SIPp transfer target on TARGET_PORT; sets TARGET_PID.
 sipp_target() {
-	local sf=$1
-	shift
-	sipp -sf "$SIPP_DIR/$sf" -i 127.0.0.1 -p "$TARGET_PORT" -bg -nostdin \
-		-trace_logs -log_file "$T_DIR/target.log" -trace_err -error_file "$T_DIR/target.err" \
-		-timeout 60 "$@" >/dev/null 2>&1 </dev/null
-	TARGET_PID=$(pgrep -n -f "sipp -sf $SIPP_DIR/$sf -i 127.0.0.1 -p $TARGET_PORT")
-	[ -n "$TARGET_PID" ] && T_PIDS+=("$TARGET_PID")
+	sipp_uas target "$TARGET_PORT" "$@"
+	TARGET_PID=$UAS_PID
+	[ -n "$TARGET_PID" ]
 }
 
 # sipp_caller SCENARIO NUMBER [args]: foreground caller; returns SIPp's exit status.
@@ -207,11 +232,23 @@ wait_for() {
 	return 1
 }
 
+# pid_done PID: true once the process has ended (a SIPp scenario that ran to its end).
+pid_done() { ! kill -0 "$1" 2>/dev/null; }
+
+# done_or_running PID: "done" once the process has ended, "running" before.
+done_or_running() { if pid_done "$1"; then echo done; else echo running; fi; }
+
+# caller_status: the last final response the caller logged, as "final-status NNN".
+caller_status() { grep -o 'final-status [0-9]*' "$T_DIR/caller.log" | tail -1; }
+
 # rec JQ: the emulator's records through a jq filter.
 rec() { emu GET /emulator/voiceCalls | jq -r "$1"; }
 
+# key_in LOG: the last X-Vendor-Call-Key a SIPp log in $T_DIR logged (agent.log, target.log).
+key_in() { sed -n 's/.*vendor-call-key \([0-9a-f-]*\).*/\1/p' "$T_DIR/$1" | tail -1; }
+
 # agent_key: the last X-Vendor-Call-Key the agent phone logged.
-agent_key() { sed -n 's/.*vendor-call-key \([0-9a-f-]*\).*/\1/p' "$T_DIR/agent.log" | tail -1; }
+agent_key() { key_in agent.log; }
 
 # reset_case: a clean emulator and fresh SIPp logs for the next case.
 reset_case() {

@@ -4,16 +4,12 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 T_SUITE=api
-setup_env
-make_certs || exit 1
-start_emulator || exit 1
-CONFIG=$T_DIR/scvbridge.json
+setup_stack
 TOKEN=test-token-0123456789abcdef
 write_config "$CONFIG" "" ', "recording": { "url_template": "https://rec.example.net/t/{vendor_call_key}.wav", "report_wait_ms": 4000 }'
 # the API block goes at the top level
 sed -i "s|  \"store\": {|  \"http\": { \"listen\": \"127.0.0.1:$API_PORT\", \"token\": \"$TOKEN\" },\n  \"store\": {|" "$CONFIG"
-start_daemon "$CONFIG" || { fail startup "daemon did not start"; exit 1; }
-NUMBER=+15550100000
+start_daemon_or_exit "$CONFIG"
 API=http://127.0.0.1:$API_PORT
 
 status_of() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }

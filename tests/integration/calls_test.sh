@@ -4,15 +4,9 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 T_SUITE=calls
-setup_env
-make_certs || exit 1
-start_emulator || exit 1
-CONFIG=$T_DIR/scvbridge.json
+setup_stack
 write_config "$CONFIG"
-start_daemon "$CONFIG" || { fail startup "daemon did not start"; exit 1; }
-
-NUMBER=+15550100000
-
+start_daemon_or_exit "$CONFIG"
 
 # ---- answered, caller hangs up ----------------------------------------------------------
 reset_case
@@ -58,9 +52,8 @@ sipp_agent uas_hold.xml -m 1
 sipp_caller uac_hold.xml "$NUMBER" -m 1 -d 300
 check_eq hold.sipp_exit "$?" 0
 wait_for 1 10 records_closed 1
-agent_done() { ! kill -0 "$AGENT_PID" 2>/dev/null; }
-wait_for 1 10 agent_done
-check_eq hold.agent_scenario_completed "$(agent_done && echo done || echo running)" done
+wait_for 1 10 pid_done "$AGENT_PID"
+check_eq hold.agent_scenario_completed "$(done_or_running "$AGENT_PID")" done
 check_eq hold.number_of_holds "$(rec '.[0].updates[0].body.numberOfHolds')" 1
 # durations need recordingLocation (reference §4.2): not sent without a recording
 check_eq hold.no_durations_without_recording "$(rec '.[0].updates[0].body | has("totalHoldDuration") or has("longestHoldDuration")')" false
@@ -70,7 +63,7 @@ check_eq hold.reason "$(rec '.[0].updates[0].body.disconnectReason.value')" CUST
 # ---- recording named by the agent side (header) ---------------------------------------------
 stop_daemon
 write_config "$CONFIG" "" ', "recording": { "header": "X-Recording-URL", "url_template": "https://rec.example.net/{date}/{vendor_call_key}.wav" }'
-start_daemon "$CONFIG" || { fail recording.startup "daemon did not start"; exit 1; }
+start_daemon_or_exit "$CONFIG" recording.startup
 reset_case
 sipp_agent uas_answer_rec.xml -m 1
 sipp_caller uac_call.xml "$NUMBER" -m 1 -d 1200
@@ -105,7 +98,7 @@ wait_for 1 10 records_closed 1
 check_eq recording_unanswered.none "$(rec '.[0].updates[0].body | has("recordingLocation")')" false
 stop_daemon
 write_config "$CONFIG"
-start_daemon "$CONFIG" || { fail recording.restart "daemon did not start"; exit 1; }
+start_daemon_or_exit "$CONFIG" recording.restart
 
 # ---- hold and resume with UPDATE instead of re-INVITE ----------------------------------------
 reset_case
@@ -113,8 +106,8 @@ sipp_agent uas_hold_update.xml -m 1
 sipp_caller uac_hold_update.xml "$NUMBER" -m 1 -d 300
 check_eq hold_update.sipp_exit "$?" 0
 wait_for 1 10 records_closed 1
-wait_for 1 10 agent_done
-check_eq hold_update.agent_scenario_completed "$(agent_done && echo done || echo running)" done
+wait_for 1 10 pid_done "$AGENT_PID"
+check_eq hold_update.agent_scenario_completed "$(done_or_running "$AGENT_PID")" done
 check_eq hold_update.number_of_holds "$(rec '.[0].updates[0].body.numberOfHolds')" 1
 
 # ---- busy agent (486) -------------------------------------------------------------------
@@ -122,7 +115,7 @@ reset_case
 sipp_agent uas_busy.xml -m 1
 sipp_caller uac_refused.xml "$NUMBER" -m 1
 check_eq busy.sipp_exit "$?" 0
-check_eq busy.caller_status "$(grep -o 'final-status [0-9]*' "$T_DIR/caller.log" | tail -1)" "final-status 486"
+check_eq busy.caller_status "$(caller_status)" "final-status 486"
 wait_for 1 10 records_closed 1
 check_eq busy.reason "$(rec '.[0].updates[0].body.disconnectReason | "\(.value)/\(.isError)"')" "OTHER/false"
 check_eq busy.no_accept_time "$(rec '.[0].updates[0].body | has("acceptTime")')" false
@@ -130,21 +123,20 @@ check_eq busy.no_accept_time "$(rec '.[0].updates[0].body | has("acceptTime")')"
 # ---- nobody answers: ring timeout, 480 to the caller, a missed call -----------------------
 stop_daemon
 write_config "$CONFIG" "" ', "ring_timeout_ms": 1000'
-start_daemon "$CONFIG" || { fail no_answer.startup "daemon did not start"; exit 1; }
+start_daemon_or_exit "$CONFIG" no_answer.startup
 reset_case
 sipp_agent uas_ring.xml -m 1
 sipp_caller uac_refused.xml "$NUMBER" -m 1
 check_eq no_answer.sipp_exit "$?" 0
-check_eq no_answer.caller_status "$(grep -o 'final-status [0-9]*' "$T_DIR/caller.log" | tail -1)" "final-status 480"
+check_eq no_answer.caller_status "$(caller_status)" "final-status 480"
 wait_for 1 10 records_closed 1
 check_eq no_answer.reason "$(rec '.[0].updates[0].body.disconnectReason | "\(.value)/\(.isError)"')" "OTHER/false"
 check_eq no_answer.no_accept_time "$(rec '.[0].updates[0].body | has("acceptTime")')" false
-agent_done() { ! kill -0 "$AGENT_PID" 2>/dev/null; }
-wait_for 1 10 agent_done
-check_eq no_answer.agent_leg_cancelled "$(agent_done && echo done || echo running)" done
+wait_for 1 10 pid_done "$AGENT_PID"
+check_eq no_answer.agent_leg_cancelled "$(done_or_running "$AGENT_PID")" done
 stop_daemon
 write_config "$CONFIG"
-start_daemon "$CONFIG" || { fail no_answer.restart "daemon did not start"; exit 1; }
+start_daemon_or_exit "$CONFIG" no_answer.restart
 
 # ---- caller cancels while the agent rings -----------------------------------------------
 reset_case
@@ -155,15 +147,14 @@ wait_for 1 10 records_closed 1
 check_eq cancel.records "$(rec 'length')" 1
 check_eq cancel.reason "$(rec '.[0].updates[0].body.disconnectReason | "\(.value)/\(.isError)"')" "CUSTOMER_DISCONNECT/false"
 check_eq cancel.no_accept_time "$(rec '.[0].updates[0].body | has("acceptTime")')" false
-agent_done() { ! kill -0 "$AGENT_PID" 2>/dev/null; }
-wait_for 1 10 agent_done # the agent leg saw the CANCEL through to its ACK
-check_eq cancel.agent_leg_cancelled "$(agent_done && echo done || echo running)" done
+wait_for 1 10 pid_done "$AGENT_PID" # the agent leg saw the CANCEL through to its ACK
+check_eq cancel.agent_leg_cancelled "$(done_or_running "$AGENT_PID")" done
 
 # ---- unknown number: 404, nothing in Salesforce -----------------------------------------
 reset_case
 sipp_caller uac_refused.xml +15550100999 -m 1
 check_eq unknown_number.sipp_exit "$?" 0
-check_eq unknown_number.caller_status "$(grep -o 'final-status [0-9]*' "$T_DIR/caller.log" | tail -1)" "final-status 404"
+check_eq unknown_number.caller_status "$(caller_status)" "final-status 404"
 sleep 0.3
 check_eq unknown_number.no_record "$(rec 'length')" 0
 
@@ -171,7 +162,7 @@ check_eq unknown_number.no_record "$(rec 'length')" 0
 reset_case
 CALLER_IP=127.0.0.5 sipp_caller uac_refused.xml "$NUMBER" -m 1
 check_eq untrusted.sipp_exit "$?" 0
-check_eq untrusted.caller_status "$(grep -o 'final-status [0-9]*' "$T_DIR/caller.log" | tail -1)" "final-status 403"
+check_eq untrusted.caller_status "$(caller_status)" "final-status 403"
 sleep 0.3
 check_eq untrusted.no_record "$(rec 'length')" 0
 
@@ -221,10 +212,10 @@ check_eq clean_stop.exit_status "$DAEMON_RC" 0
 reset_case
 write_config "$CONFIG" "sip:7000@127.0.0.1:$DEAD_PORT"
 : >"$T_DIR/daemon.log"
-start_daemon "$CONFIG" || { fail unreachable.startup "daemon did not start"; exit 1; }
+start_daemon_or_exit "$CONFIG" unreachable.startup
 sipp_caller uac_refused.xml "$NUMBER" -m 1
 check_eq unreachable.sipp_exit "$?" 0
-status=$(grep -o 'final-status [0-9]*' "$T_DIR/caller.log" | tail -1)
+status=$(caller_status)
 case "$status" in "final-status 5"* | "final-status 408") pass unreachable.caller_status ;; *) fail unreachable.caller_status "got '$status', want 5xx or 408" ;; esac
 wait_for 1 10 records_closed 1
 check_eq unreachable.reason "$(rec '.[0].updates[0].body.disconnectReason | "\(.value)/\(.isError)"')" "TELECOM_PROBLEM/true"
@@ -235,7 +226,7 @@ check_eq unreachable.exit_status "$DAEMON_RC" 0
 reset_case
 write_config "$CONFIG"
 : >"$T_DIR/daemon.log"
-start_daemon "$CONFIG" || { fail shutdown.startup "daemon did not start"; exit 1; }
+start_daemon_or_exit "$CONFIG" shutdown.startup
 sipp_agent uas_answer.xml -m 1
 sipp_caller uac_call.xml "$NUMBER" -m 1 -d 20000 &
 caller_job=$!

@@ -10,34 +10,36 @@ EMU_PORT=1 # not contacted by these tests
 CONFIG=$T_DIR/good.json
 write_config "$CONFIG"
 
+# check_refused NAME FILE WHAT PATTERN: --check refuses FILE (exit status 1) with one line of
+# its output matching PATTERN (an extended regular expression): checks NAME.exit and NAME.WHAT.
+check_refused() {
+	local out rc
+	out=$("$DAEMON" -c "$2" --check 2>&1)
+	rc=$?
+	check_eq "$1.exit" "$rc" 1
+	check_eq "$1.$3" "$(echo "$out" | grep -cE "$4")" 1
+}
+
 out=$("$DAEMON" -c "$CONFIG" --check 2>&1)
 check_eq check_good.exit "$?" 0
 check_eq check_good.says_ok "$(echo "$out" | grep -c 'configuration OK')" 1
 
 # a wrong type: the message names the key path
 sed 's/"org_id": "00D000000000001AAA"/"org_id": 42/' "$CONFIG" >"$T_DIR/bad_type.json"
-out=$("$DAEMON" -c "$T_DIR/bad_type.json" --check 2>&1)
-check_eq check_bad_type.exit "$?" 1
-check_eq check_bad_type.names_key "$(echo "$out" | grep -c 'contact_centers\[0\].org_id')" 1
+check_refused check_bad_type "$T_DIR/bad_type.json" names_key 'contact_centers\[0\].org_id'
 
 # broken JSON: line and column
 printf '{\n  "sip": {,\n}\n' >"$T_DIR/broken.json"
-out=$("$DAEMON" -c "$T_DIR/broken.json" --check 2>&1)
-check_eq check_broken.exit "$?" 1
-check_eq check_broken.line_col "$(echo "$out" | grep -cE 'broken.json:2:[0-9]+')" 1
+check_refused check_broken "$T_DIR/broken.json" line_col 'broken.json:2:[0-9]+'
 
 # a key that is not RSA
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T_DIR/ec.key" 2>/dev/null
 sed "s|$PKI/cc.key|$T_DIR/ec.key|" "$CONFIG" >"$T_DIR/ec.json"
-out=$("$DAEMON" -c "$T_DIR/ec.json" --check 2>&1)
-check_eq check_ec_key.exit "$?" 1
-check_eq check_ec_key.names_key "$(echo "$out" | grep -c 'private_key_file')" 1
+check_refused check_ec_key "$T_DIR/ec.json" names_key 'private_key_file'
 
 # an unknown key
 sed 's/"store": {/"store": { "pathh": "x",/' "$CONFIG" >"$T_DIR/unknown.json"
-out=$("$DAEMON" -c "$T_DIR/unknown.json" --check 2>&1)
-check_eq check_unknown_key.exit "$?" 1
-check_eq check_unknown_key.names_key "$(echo "$out" | grep -c 'store.pathh')" 1
+check_refused check_unknown_key "$T_DIR/unknown.json" names_key 'store.pathh'
 
 out=$("$DAEMON" --version 2>&1)
 check_eq version.exit "$?" 0
@@ -76,9 +78,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && [ "$RMEM_MAX" -lt 1342
 	DAEMON=$DAEMON_REAL
 fi
 sed 's/"trusted_peers"/"udp_buffer_bytes": 1000, "trusted_peers"/' "$CONFIG" >"$T_DIR/tinybuf.json"
-out=$("$DAEMON" -c "$T_DIR/tinybuf.json" --check 2>&1)
-check_eq check_udp_buffer_range.exit "$?" 1
-check_eq check_udp_buffer_range.names_key "$(echo "$out" | grep -c 'sip.udp_buffer_bytes: 1000 is out of range')" 1
+check_refused check_udp_buffer_range "$T_DIR/tinybuf.json" names_key 'sip.udp_buffer_bytes: 1000 is out of range'
 
 # SIP address taken: start-up fails with a clear message and a non-zero status
 sipp -sn uas -i 127.0.0.1 -p "$SIP_PORT" -bg -nostdin >/dev/null 2>&1

@@ -4,16 +4,12 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 T_SUITE=durable
-setup_env
-make_certs || exit 1
-start_emulator || exit 1
-CONFIG=$T_DIR/scvbridge.json
+setup_stack
 write_config "$CONFIG"
-NUMBER=+15550100000
 
 agent_keys() { grep -o 'vendor-call-key [0-9a-f-]*' "$T_DIR/agent.log" 2>/dev/null | awk '{print $2}' | sort -u; }
 
-start_daemon "$CONFIG" || { fail startup "daemon did not start"; exit 1; }
+start_daemon_or_exit "$CONFIG"
 
 # ---- a Salesforce outage during a stream of calls ---------------------------------------
 reset_case
@@ -65,7 +61,7 @@ check_eq dead_letter.stop "$DAEMON_RC" 0
 out=$("$DAEMON" -c "$CONFIG" --replay-dead-letters 2>&1)
 check_eq dead_letter.replay "$?" 0
 check_eq dead_letter.replay_count "$(echo "$out" | grep -c '^1 dead letter')" 1
-start_daemon "$CONFIG" || { fail dead_letter.restart "daemon did not start"; exit 1; }
+start_daemon_or_exit "$CONFIG" dead_letter.restart
 wait_for 1 20 records_closed 1
 check_eq dead_letter.delivered_after_replay "$(rec '.[0].updates | length')" 1
 check_eq dead_letter.none_left "$("$DAEMON" -c "$CONFIG" --dead-letters | head -1 | awk '{print $1}')" 0

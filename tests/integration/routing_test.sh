@@ -5,16 +5,12 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 T_SUITE=routing
-setup_env
-make_certs || exit 1
-start_emulator || exit 1
-CONFIG=$T_DIR/scvbridge.json
+setup_stack
 write_config "$CONFIG" "sip:7000@127.0.0.1:$AGENT_PORT" ', "routing": { "mode": "omni",
     "flow_dev_name": "Route_Support", "fallback_queue": "Support_Q", "timeout_ms": 1000,
     "agents": { "ext-7001": "sip:7001@127.0.0.1:'"$AGENT_PORT"'" },
     "queues": { "ext-q-1": "sip:600@127.0.0.1:'"$AGENT_PORT"'" } }'
-start_daemon "$CONFIG" || { fail startup "daemon did not start"; exit 1; }
-NUMBER=+15550100000
+start_daemon_or_exit "$CONFIG"
 
 ruri() { sed -n 's/.*ruri-user \([^ ]*\).*/\1/p' "$T_DIR/agent.log" | tail -1; }
 omni_answer() { emu POST /emulator/omniFlow "{\"dialedNumber\":\"$NUMBER\",$1}" >/dev/null; }

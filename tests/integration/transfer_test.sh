@@ -5,16 +5,9 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 T_SUITE=transfer
-setup_env
-make_certs || exit 1
-start_emulator || exit 1
-CONFIG=$T_DIR/scvbridge.json
+setup_stack
 write_config "$CONFIG"
-start_daemon "$CONFIG" || { fail startup "daemon did not start"; exit 1; }
-NUMBER=+15550100000
-
-key_in() { sed -n 's/.*vendor-call-key \([0-9a-f-]*\).*/\1/p' "$T_DIR/$1" | tail -1; }
-done_pid() { ! kill -0 "$1" 2>/dev/null; }
+start_daemon_or_exit "$CONFIG"
 
 # ---- blind transfer ------------------------------------------------------------------------
 reset_case
@@ -22,11 +15,11 @@ sipp_target uas_target.xml -m 1
 sipp_agent uas_refer.xml -m 1 -set refer_to "sip:8000@127.0.0.1:$TARGET_PORT"
 sipp_caller uac_xfer.xml "$NUMBER" -m 1 -d 500
 check_eq blind.caller_exit "$?" 0
-wait_for 1 10 done_pid "$AGENT_PID"
-check_eq blind.agent_saw_notify_200_and_bye "$(done_pid "$AGENT_PID" && echo done || echo running)" done
+wait_for 1 10 pid_done "$AGENT_PID"
+check_eq blind.agent_saw_notify_200_and_bye "$(done_or_running "$AGENT_PID")" done
 check_eq blind.agent_final_notify "$(grep -c 'notify SIP/2.0 200' "$T_DIR/agent.log")" 1
-wait_for 1 10 done_pid "$TARGET_PID"
-check_eq blind.target_completed "$(done_pid "$TARGET_PID" && echo done || echo running)" done
+wait_for 1 10 pid_done "$TARGET_PID"
+check_eq blind.target_completed "$(done_or_running "$TARGET_PID")" done
 wait_for 1 10 records_closed 2
 check_eq blind.two_voicecalls "$(rec 'length')" 2
 first=$(key_in agent.log)

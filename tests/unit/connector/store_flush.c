@@ -9,6 +9,7 @@
 #include "connector/store_int.h"
 
 #include "tests/unit/connector/pending_ids.h"
+#include "tests/unit/connector/store_fixture.h"
 #include "tests/unit/scratch.h"
 #include "tests/unit/test.h"
 
@@ -52,35 +53,6 @@ cb_count(void)
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
-static int64_t
-add(struct store *st, const char *key)
-{
-	struct store_op op = {
-	        .call_key = (char *)key,
-	        .cc_name = "acme",
-	        .kind = 1,
-	        .method = "POST",
-	        .path = "/voiceCalls",
-	        .body = "{}",
-	        .created_ms = 1700000000000,
-	};
-
-	return store_add_op(st, &op) == 0 ? op.id : -1;
-}
-
-static struct store *
-open_ok(const char *path)
-{
-	struct store *st = NULL;
-	char err[512] = "";
-
-	if (store_open(path, &st, err, sizeof err) < 0) {
-		printf("# store_open(%s): %s\n", path, err);
-		return NULL;
-	}
-	return st;
-}
-
 /* Waits (bounded: 5 s) until the writer called back n times in all. */
 static int
 wait_callbacks(int n)
@@ -112,7 +84,7 @@ TEST(batch_written_while_the_next_is_staged)
 
 	REQUIRE(st);
 	for (int i = 0; i < 10; i++)
-		a[i] = add(st, "a");
+		a[i] = add_op(st, "a");
 	REQUIRE(store_set_alive(st, 111) == 0);
 	CHECK_INT(store_staged(st), 11);
 
@@ -125,7 +97,7 @@ TEST(batch_written_while_the_next_is_staged)
 
 	/* staged meanwhile: new ops, and changes to ops in flight, which cannot fold into them */
 	for (int i = 0; i < 5; i++)
-		b[i] = add(st, "b");
+		b[i] = add_op(st, "b");
 	CHECK_INT(store_del_op(st, a[0]), 0);
 	CHECK_INT(store_set_attempts(st, a[1], 3), 0);
 	CHECK_INT(store_staged(st), 7);
@@ -159,35 +131,25 @@ TEST(batch_written_while_the_next_is_staged)
 
 TEST(failed_batch_goes_back_in_front)
 {
-	char path[300], sql[96], err[512] = "";
-	int64_t old[3], a[5], b[3], ids[32], pages = 0;
-	sqlite3_stmt *s = NULL;
+	char path[300], err[512] = "";
+	int64_t old[3], a[5], b[3], ids[32];
 	int calls0 = cb_count();
 	struct store *st = open_ok(path_of(path, sizeof path, "failed.db"));
 
 	REQUIRE(st);
 	for (int i = 0; i < 3; i++)
-		old[i] = add(st, "old");
+		old[i] = add_op(st, "old");
 	REQUIRE(store_commit(st, err, sizeof err) == 0);
 	/* a full disk: not one more page */
-	REQUIRE(sqlite3_prepare_v2(st->db, "PRAGMA page_count", -1, &s, NULL) == SQLITE_OK);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		pages = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	snprintf(sql, sizeof sql, "PRAGMA max_page_count=%lld", (long long)pages);
-	REQUIRE(sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK);
+	REQUIRE(disk_full(st->db) == SQLITE_OK);
 
 	char big[8192];
 	memset(big, 'x', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
 	for (int i = 0; i < 5; i++) {
-		struct store_op op = {.call_key = "a",
-		                      .cc_name = "acme",
-		                      .kind = 2,
-		                      .method = "PATCH",
-		                      .path = "/voiceCalls/a",
-		                      .body = big,
-		                      .created_ms = 1700000000000};
+		struct store_op op = mkop("a", 2, big);
+
+		op.path = "/voiceCalls/a";
 		REQUIRE(store_add_op(st, &op) == 0);
 		a[i] = op.id;
 	}
@@ -196,7 +158,7 @@ TEST(failed_batch_goes_back_in_front)
 	pthread_mutex_lock(&st->db_lock);
 	CHECK_INT(store_flush_begin(st, on_done, NULL), 1);
 	for (int i = 0; i < 3; i++)
-		b[i] = add(st, "b");
+		b[i] = add_op(st, "b");
 	REQUIRE(store_set_alive(st, 333) == 0); /* newer than the one in flight */
 	pthread_mutex_unlock(&st->db_lock);
 	REQUIRE(wait_callbacks(calls0 + 1) == 0);
@@ -211,8 +173,7 @@ TEST(failed_batch_goes_back_in_front)
 	CHECK_INT(store_del_op(st, a[2]), 0);
 	CHECK_INT(store_staged(st), 8);
 
-	REQUIRE(sqlite3_exec(st->db, "PRAGMA max_page_count=1073741823", NULL, NULL, NULL) ==
-	        SQLITE_OK);
+	REQUIRE(disk_room(st->db) == SQLITE_OK);
 	CHECK_INT(store_flush_begin(st, on_done, NULL), 1);
 	REQUIRE(wait_callbacks(calls0 + 2) == 0);
 	CHECK_INT(store_flush_finish(st, err, sizeof err), 0);
@@ -234,11 +195,11 @@ TEST(commit_and_close_wait_for_the_batch_in_flight)
 	struct store *st = open_ok(path_of(path, sizeof path, "wait.db"));
 
 	REQUIRE(st);
-	x[0] = add(st, "x");
-	x[1] = add(st, "x");
+	x[0] = add_op(st, "x");
+	x[1] = add_op(st, "x");
 	pthread_mutex_lock(&st->db_lock);
 	CHECK_INT(store_flush_begin(st, on_done, NULL), 1);
-	x[2] = add(st, "x");
+	x[2] = add_op(st, "x");
 	pthread_mutex_unlock(&st->db_lock);
 	/* a synchronous commit writes the batch in flight first, then what was staged since */
 	CHECK_INT(store_commit(st, err, sizeof err), 0);
@@ -249,7 +210,7 @@ TEST(commit_and_close_wait_for_the_batch_in_flight)
 		CHECK_INT(ids[i], x[i]);
 
 	/* close with a batch in flight: written before the connection closes */
-	x[3] = add(st, "x");
+	x[3] = add_op(st, "x");
 	pthread_mutex_lock(&st->db_lock);
 	CHECK_INT(store_flush_begin(st, on_done, NULL), 1);
 	pthread_mutex_unlock(&st->db_lock);
@@ -274,7 +235,7 @@ TEST(many_batches_in_a_row)
 	for (int round = 0; round < 4; round++) {
 		/* staged while the previous round's batch is in flight */
 		for (int i = 0; i < 50; i++) {
-			int64_t id = add(st, "m");
+			int64_t id = add_op(st, "m");
 
 			if (i % 4 == 3) { /* an op of this round: folded away in memory */
 				CHECK_INT(store_del_op(st, id - 2), 0);
