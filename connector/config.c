@@ -661,19 +661,15 @@ check_http(struct ctx *c, struct cfg *cfg)
 	return 0;
 }
 
-/* "agent_endpoint": all or nothing of what it needs; the token secret beside the store. */
+/* "agent_endpoint", when in the file: all it needs is there; the token secret beside the store. */
 static int
-check_agent_endpoint(struct ctx *c, struct cfg *cfg)
+check_agent_endpoint(struct ctx *c, struct cfg *cfg, int present)
 {
 	static const char *const need[] = {"listen", "certificate_file", "private_key_file",
 	                                   "web_root"};
 	const char *have[] = {cfg->ae_listen, cfg->ae_cert_file, cfg->ae_key_file,
 	                      cfg->ae_web_root};
-	int any = cfg->n_ae_origins > 0 || cfg->ae_secret_file;
-
-	for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
-		any |= have[i] != NULL;
-	if (!any)
+	if (!present)
 		return 0;
 	for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
 		if (!have[i]) {
@@ -890,7 +886,7 @@ cfg_load(const char *path, struct cfg **ret_cfg, char *err, size_t errlen)
 	if (rc == 0)
 		rc = check_http(&c, cfg);
 	if (rc == 0)
-		rc = check_agent_endpoint(&c, cfg);
+		rc = check_agent_endpoint(&c, cfg, json_object_get(root, "agent_endpoint") != NULL);
 	if (rc == 0)
 		rc = check_agents(&c, cfg);
 	if (rc == 0)
