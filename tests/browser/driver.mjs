@@ -155,12 +155,16 @@ async function scenario(page, ctx, peer, { hostOrigin, bridgeOrigin }) {
   check('init_shows_login', showLogin && showLogin.payload.loginFrameHeight > 0,
     `no SHOW_LOGIN from the base library after SETUP_CONNECTOR: ${JSON.stringify(await hostLog()).slice(0, 300)}`);
   const lf = loginFrame();
-  let cc = '';
-  try {
-    cc = await lf.locator('#contactCenter').inputValue({ timeout: WAIT_MS });
-  } catch (e) {
-    cc = `(no login form: ${e.message.split('\n')[0]})`;
-  }
+  // The login page's script has run (its handler is on the form) once body carries data-ready.
+  const loginReady = async () => {
+    try {
+      await lf.locator('body[data-ready="1"]').waitFor({ timeout: WAIT_MS });
+      return true;
+    } catch (e) {
+      return false;
+    }
+  };
+  const cc = (await loginReady()) ? await lf.locator('#contactCenter').inputValue() : '(no login form)';
   check('login_prefills_contact_center', cc === 'AcmeCC', `contact center field is '${cc}'`);
 
   await lf.locator('#username').fill('alice');
@@ -317,7 +321,7 @@ async function scenario(page, ctx, peer, { hostOrigin, bridgeOrigin }) {
   mark = await lastN();
   await page.evaluate(() => window.scvHost.reload());
   const showLogin2 = await waitDispatched('SHOW_LOGIN', mark);
-  if (showLogin2) {
+  if (showLogin2 && (await loginReady())) {
     await lf.locator('#username').fill('alice', { timeout: WAIT_MS });
     await lf.locator('#password').fill('correct horse');
     await lf.locator('#submit').click();

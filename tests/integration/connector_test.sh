@@ -19,6 +19,12 @@ done
 [ -s "$WEB/connector.js" ] || { fail setup "no $WEB/connector.js (make web)"; exit 1; }
 [ -d "$SCVB_ROOT/scv/web/node_modules/playwright-core" ] || { fail setup "no playwright-core (make web)"; exit 1; }
 
+# The socket client's edge cases, in Node with a fake WebSocket.
+node "$SCVB_ROOT/tests/browser/socket_check.mjs" "$T_SUITE" >"$T_DIR/socket.out" 2>&1
+rc=$?
+cat "$T_DIR/socket.out"
+[ "$rc" -eq 0 ] || grep -q '^FAIL ' "$T_DIR/socket.out" || fail socket_check "exited with status $rc"
+
 # A test CA and one server certificate for both names.
 PKI=$T_DIR/pki
 mkdir -p "$PKI"
@@ -45,8 +51,8 @@ timeout 180 node "$SCVB_ROOT/tests/browser/driver.mjs" --pki "$PKI" --home "$HOM
 	--profile "$T_DIR/profile" --web "$WEB" --out "$OUT" --suite "$T_SUITE" >"$T_DIR/driver.out" 2>&1
 rc=$?
 cat "$T_DIR/driver.out"
-T_PASSED=$(grep -c '^PASS ' "$T_DIR/driver.out")
-T_FAILED=$(grep -c '^FAIL ' "$T_DIR/driver.out")
+T_PASSED=$((T_PASSED + $(grep -c '^PASS ' "$T_DIR/socket.out" "$T_DIR/driver.out" | awk -F: '{s += $2} END {print s}')))
+T_FAILED=$((T_FAILED + $(grep -c '^FAIL ' "$T_DIR/socket.out" "$T_DIR/driver.out" | awk -F: '{s += $2} END {print s}')))
 [ "$rc" -eq 0 ] || [ "$T_FAILED" -gt 0 ] || fail driver "exited with status $rc"
 
 for png in login.png host-event-log.png; do

@@ -96,3 +96,6 @@ form.addEventListener('submit', async (ev) => {
     submit.disabled = false;
   }
 });
+
+// The form is live (tests wait for this before they type).
+document.body.dataset.ready = '1';
