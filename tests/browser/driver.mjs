@@ -6,10 +6,11 @@
 // anything failed.
 //
 //   node driver.mjs --pki DIR --home DIR --profile DIR --web DIR --out DIR [--suite NAME]
+//                   [--emulator URL --emu-ca FILE]   (the Salesforce emulator, for outbound calls)
 
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:https';
+import { createServer, request } from 'node:https';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -69,11 +70,62 @@ async function until(fn, ms = WAIT_MS) {
   }
 }
 
-// A static HTTPS server for the stand-in Salesforce page.
+// One JSON request to the Salesforce emulator: {status, body}.
+function emulator(method, path, body) {
+  return new Promise((resolve, reject) => {
+    const req = request(`${opt.emulator}${path}`, { method, ca: emuCa, headers: { 'Content-Type': 'application/json' }, timeout: 5000 }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode, body: JSON.parse(text) });
+        } catch (e) {
+          resolve({ status: res.statusCode, body: text });
+        }
+      });
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+let emuCa = null;
+
+// The stand-in Salesforce's backend for what the page asks of it: POST /sf/connectorCalls is
+// Salesforce making the VoiceCall of a call it learnt of from the connector's CALL_STARTED.
+async function sfBackend(req, res) {
+  let text = '';
+  for await (const c of req) {
+    text += c;
+    if (text.length > 4096) {
+      res.writeHead(413).end();
+      return;
+    }
+  }
+  if (!opt.emulator) {
+    res.writeHead(501).end();
+    return;
+  }
+  try {
+    const spec = JSON.parse(text);
+    const r = await emulator('POST', '/emulator/connectorCalls', {
+      org: ORG_ID, callCenterApiName: 'AcmeCC', vendorCallKey: spec.vendorCallKey, callType: spec.callType, phoneNumber: spec.phoneNumber,
+    });
+    res.writeHead(r.status, { 'Content-Type': 'application/json' }).end(JSON.stringify(r.body));
+  } catch (e) {
+    res.writeHead(502).end();
+  }
+}
+
+// A static HTTPS server for the stand-in Salesforce page, and its backend.
 async function startHost(cert, key) {
   const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css' };
   const server = createServer({ cert, key }, async (req, res) => {
     const p = new URL(req.url, 'https://host.invalid').pathname;
+    if (req.method === 'POST' && p === '/sf/connectorCalls') {
+      await sfBackend(req, res);
+      return;
+    }
     const name = p === '/' ? 'index.html' : p.slice(1);
     if (!/^[a-z]+\.(html|js|css)$/.test(name)) {
       res.writeHead(404).end();
@@ -93,6 +145,7 @@ async function startHost(cert, key) {
 async function main() {
   const cert = await readFile(join(opt.pki, 'web.pem'));
   const key = await readFile(join(opt.pki, 'web.key'));
+  emuCa = opt['emu-ca'] ? await readFile(opt['emu-ca']) : null;
   const hostServer = await startHost(cert, key);
   const hostOrigin = `https://${HOST_NAME}:${hostServer.address().port}`;
   // The connector and its login page are served by the bridge: its origin is the one allowed,
@@ -357,6 +410,15 @@ async function scenario(page, ctx, peer, { hostOrigin, bridgeOrigin }) {
   const dialStarts = await dispatched('CALL_STARTED', mark);
   check('dial', dialCmd && dialCmd.args.contact.phoneNumber === '+15550123456' && dialed && dialed.payload.callType === 'Outbound' &&
     dialStarts.length === 1, `dial command ${JSON.stringify(dialCmd)}, CALL_STARTED x${dialStarts.length}`);
+  // Salesforce makes the outbound call's VoiceCall from that CALL_STARTED (the bridge never
+  // creates it through the API); the bridge later closes it by vendorCallKey.
+  if (dialed && opt.emulator) {
+    const made = await until(async () => (await hostLog()).find((e) => e.type === 'SF_VOICECALL' && e.data.vendorCallKey === dialed.payload.callId));
+    const recs = await emulator('GET', '/emulator/voiceCalls');
+    const rec = Array.isArray(recs.body) && recs.body.find((r) => r.vendorCallKey === dialed.payload.callId);
+    check('outbound_voicecall_made', made && made.data.status === 200 && /^0LQ/.test(made.data.voiceCallId || '') && rec &&
+      rec.create && rec.create.initiationMethod === 'Outbound', `page ${JSON.stringify(made && made.data)}, emulator ${JSON.stringify(rec || recs.status)}`);
+  }
   if (dialed) {
     mark = await lastN();
     peer.hangupCall(dialed.payload.callId);

@@ -25,11 +25,16 @@ rc=$?
 cat "$T_DIR/socket.out"
 [ "$rc" -eq 0 ] || grep -q '^FAIL ' "$T_DIR/socket.out" || fail socket_check "exited with status $rc"
 
+# The Salesforce emulator: the stand-in page's backend asks it for the VoiceCall Salesforce
+# makes from a connector's CALL_STARTED of an outbound call.
+make_certs || { fail setup "make_certs failed"; exit 1; }
+start_emulator || { fail setup "emulator did not start"; exit 1; }
+
 # A test CA and one server certificate for both names.
-PKI=$T_DIR/pki
-mkdir -p "$PKI"
+WEB_PKI=$T_DIR/webpki
+mkdir -p "$WEB_PKI"
 (
-	cd "$PKI" || exit 1
+	cd "$WEB_PKI" || exit 1
 	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
 		-subj "/CN=scvbridge browser test CA" \
 		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null &&
@@ -44,11 +49,12 @@ mkdir -p "$PKI"
 HOME_DIR=$T_DIR/home
 mkdir -p "$HOME_DIR/.pki/nssdb"
 certutil -N -d "sql:$HOME_DIR/.pki/nssdb" --empty-password &&
-	certutil -A -d "sql:$HOME_DIR/.pki/nssdb" -n "scvbridge browser test CA" -t "C,," -i "$PKI/ca.pem" ||
+	certutil -A -d "sql:$HOME_DIR/.pki/nssdb" -n "scvbridge browser test CA" -t "C,," -i "$WEB_PKI/ca.pem" ||
 	{ fail setup "certutil failed"; exit 1; }
 
-timeout 180 node "$SCVB_ROOT/tests/browser/driver.mjs" --pki "$PKI" --home "$HOME_DIR" \
-	--profile "$T_DIR/profile" --web "$WEB" --out "$OUT" --suite "$T_SUITE" >"$T_DIR/driver.out" 2>&1
+timeout 180 node "$SCVB_ROOT/tests/browser/driver.mjs" --pki "$WEB_PKI" --home "$HOME_DIR" \
+	--profile "$T_DIR/profile" --web "$WEB" --out "$OUT" --suite "$T_SUITE" \
+	--emulator "$EMU_URL" --emu-ca "$PKI/ca.pem" >"$T_DIR/driver.out" 2>&1
 rc=$?
 cat "$T_DIR/driver.out"
 T_PASSED=$((T_PASSED + $(grep -c '^PASS ' "$T_DIR/socket.out" "$T_DIR/driver.out" | awk -F: '{s += $2} END {print s}')))

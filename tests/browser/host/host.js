@@ -48,6 +48,9 @@
     if (type === 'CONNECTOR_READY') {
       return [type, data.payload];
     }
+    if (type === 'SF_VOICECALL') {
+      return [type, data];
+    }
     return [type, dir === 'out' ? data : data.payload];
   }
 
@@ -80,6 +83,23 @@
     if (type === 'CONNECTOR_READY') {
       box.classList.remove('login');
     }
+    if (type === 'TELEPHONY_EVENT_DISPATCHED' && name === 'CALL_STARTED' && detail &&
+        String(detail.callType).toLowerCase() === 'outbound') {
+      makeVoiceCall(detail);
+    }
+  }
+
+  // What Salesforce does with an outbound CALL_STARTED: it makes the VoiceCall itself (the
+  // bridge never creates one for a call the agent placed), keyed by the connector's callId.
+  function makeVoiceCall(call) {
+    fetch('/sf/connectorCalls', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ vendorCallKey: call.callId, callType: 'Outbound', phoneNumber: call.phoneNumber || '' }),
+    }).then(async (res) => {
+      const body = await res.json().catch(() => ({}));
+      record('in', 'SF_VOICECALL', { vendorCallKey: call.callId, status: res.status, voiceCallId: body.voiceCallId });
+    }, () => record('in', 'SF_VOICECALL', { vendorCallKey: call.callId, status: 0 }));
   }
 
   // Every load of the connector page (the first, and a reload) gets a fresh channel.
