@@ -8,12 +8,13 @@
 #   make bench      measurements with baselines (BENCH_QUICK=1: a ~3-minute version); report in
 #                   tests/bench/results/
 #   make format-check   clang-format conformance of the C sources
+#   make web        the browser connector (scv/web/) into build/web/, from the npm lockfile only
 
 PKGS      := libuv sofia-sip-ua libwebsockets jansson openssl sqlite3
 # Debian packages the build, the tests, the demo and `make format-check` need.
 DEB_PKGS  := gcc make pkg-config libuv1-dev libsofia-sip-ua-dev libwebsockets-dev \
              libwebsockets-evlib-uv libjansson-dev libssl-dev libsqlite3-dev sqlite3 \
-             sip-tester openssl curl jq procps clang-format
+             sip-tester openssl curl jq procps clang-format chromium nodejs libnss3-tools
 # Extra Debian packages for `make bench`: the Kamailio baseline, the capture that times the
 # INVITEs on loopback, and the chart.
 BENCH_PKGS := kamailio tshark gnuplot-nox
@@ -51,9 +52,9 @@ EMU_OBJS  := $(EMU_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*/*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-.PHONY: all deps bench-deps check unit integration demo bench clean format format-check
+.PHONY: all deps bench-deps check unit integration demo bench clean format format-check web
 
-all: deps $(BUILD)/scvbridge $(BUILD)/scv-emulator
+all: deps $(BUILD)/scvbridge $(BUILD)/scv-emulator web
 
 # Installs the Debian packages of $(2) that are missing: as root with apt-get, otherwise prints the
 # exact command and fails. $(1) names the target in messages.
@@ -100,9 +101,26 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libscvbridge.a tests/unit/test.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(BUILD)/libscvbridge.a $(LDLIBS)
 
+# The browser connector: npm ci from the lockfile (into scv/web/node_modules, ignored by git;
+# no install scripts), then esbuild. Always build/web, whatever SANITIZE says: it is not C.
+# npm comes with Debian's nodejs only as the separate npm package, and conflicts with
+# distributions of nodejs that bundle it, so it is installed only when missing.
+WEB_OUT     := build/web
+WEB_SRCS    := $(wildcard scv/web/src/*) scv/web/build.mjs
+WEB_MODULES := scv/web/node_modules/.package-lock.json
+
+web: $(WEB_OUT)/connector.js
+
+$(WEB_MODULES): scv/web/package.json scv/web/package-lock.json | deps
+	$(if $(shell command -v npm),,$(call install-missing,web,npm))
+	cd scv/web && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+
+$(WEB_OUT)/connector.js: $(WEB_MODULES) $(WEB_SRCS)
+	node scv/web/build.mjs $(WEB_OUT)
+
 unit: all $(UNIT_BINS)
 
-check: all $(UNIT_BINS)
+check: all web $(UNIT_BINS)
 	@BUILD_DIR=$(BUILD) SANITIZE=$(SANITIZE) bash tests/run.sh
 
 integration: all
