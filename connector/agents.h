@@ -158,9 +158,13 @@ void agents_free(struct agents *agents);
 /* The agent whose configured phone is uri (compared without parameters): 0, or -ENOENT. */
 int agents_by_phone(const struct agents *agents, const char *uri, size_t *ret_cc,
                     size_t *ret_agent);
-/* The agent of a contact center by login name: 0, or -ENOENT. */
-int agents_by_username(const struct agents *agents, const char *cc_name, const char *username,
-                       size_t *ret_cc, size_t *ret_agent);
+/*
+ * The agent who logs in as username to the contact center whose call_center_api_name is
+ * api_name (and whose org_id is org_id, when org_id is not NULL): 0, -ENOENT, or -EEXIST when
+ * org_id is NULL and several contact centers use api_name with such a user.
+ */
+int agents_by_login(const struct agents *agents, const char *org_id, const char *api_name,
+                    const char *username, size_t *ret_cc, size_t *ret_agent);
 
 enum agent_status agents_status(const struct agents *agents, size_t cc, size_t agent);
 

@@ -253,6 +253,7 @@ async function scenario(page, ctx, peer, { hostOrigin, bridgeOrigin }) {
   const r1 = await until(() => ready(0));
   const goodLogin = peer.rec.logins.find((l) => l.status === 200);
   check('login_page_works', r1 && goodLogin && goodLogin.origin === bridgeOrigin && goodLogin.cookie === '' &&
+    goodLogin.orgId === ORG_ID &&
     peer.rec.hellos.length === 1, `no CONNECTOR_READY after a good login (logins ${JSON.stringify(peer.rec.logins)})`);
   const h1 = peer.rec.hellos[0] || {};
   check('hello_binds_org_and_user', h1.orgId === ORG_ID && h1.userId === USER_ID && h1.origin === bridgeOrigin && h1.resumeFrom === undefined,

@@ -315,7 +315,7 @@ export async function startPeer({ cert, key, webDir, allowedOrigins, orgId, port
         const t = issueToken(creds.username);
         json(200, { ...t, agent: { id: agent.id, name: agent.name, contactCenter: agent.contactCenter } });
       }
-      rec.logins.push({ username: creds.username, contactCenter: creds.contactCenter, status, cookie: req.headers.cookie || '', origin, at: Date.now() });
+      rec.logins.push({ username: creds.username, contactCenter: creds.contactCenter, orgId: creds.orgId, status, cookie: req.headers.cookie || '', origin, at: Date.now() });
       return;
     }
     if (req.method === 'GET' && url.pathname.startsWith('/connector/')) {

@@ -97,7 +97,7 @@ export class ScvbConnector extends VendorConnector {
   // Salesforce's SETUP_CONNECTOR. There is no token yet (no cookies, no storage): show the login.
   init(connectorConfig) {
     this.config = connectorConfig || {};
-    this.ui.showLogin({ contactCenter: this.config['/reqGeneralInfo/reqInternalName'] || '' });
+    this.ui.showLogin({ contactCenter: this.config['/reqGeneralInfo/reqInternalName'] || '', orgId: this.config.organizationId || '' });
     return Promise.resolve(new InitResult({ showLogin: true, loginFrameHeight: LOGIN_FRAME_HEIGHT }));
   }
 
@@ -115,7 +115,7 @@ export class ScvbConnector extends VendorConnector {
       });
     } catch (e) {
       publishError({ eventType: EV.LOGIN_RESULT, error: e });
-      this.ui.showLogin({ contactCenter: this.config['/reqGeneralInfo/reqInternalName'] || '', error: e.message || e.type });
+      this.ui.showLogin({ contactCenter: this.config['/reqGeneralInfo/reqInternalName'] || '', orgId: this.config.organizationId || '', error: e.message || e.type });
       return false;
     }
     this.ui.hideLogin();
@@ -148,7 +148,7 @@ export class ScvbConnector extends VendorConnector {
   onAuthLost(err) {
     this.hello = null;
     publishEvent({ eventType: EV.LOGOUT_RESULT, payload: new LogoutResult({ success: true, loginFrameHeight: LOGIN_FRAME_HEIGHT }) });
-    this.ui.showLogin({ contactCenter: this.config['/reqGeneralInfo/reqInternalName'] || '', error: err.message });
+    this.ui.showLogin({ contactCenter: this.config['/reqGeneralInfo/reqInternalName'] || '', orgId: this.config.organizationId || '', error: err.message });
   }
 
   onEvent(msg) {
@@ -177,7 +177,7 @@ export class ScvbConnector extends VendorConnector {
     // v1 has no logout command: the token dies with its TTL; this tab forgets it at once.
     this.socket.stop();
     this.hello = null;
-    this.ui.showLogin({ contactCenter: this.config['/reqGeneralInfo/reqInternalName'] || '' });
+    this.ui.showLogin({ contactCenter: this.config['/reqGeneralInfo/reqInternalName'] || '', orgId: this.config.organizationId || '' });
     return Promise.resolve(new LogoutResult({ success: true, loginFrameHeight: LOGIN_FRAME_HEIGHT }));
   }
 

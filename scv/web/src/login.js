@@ -13,7 +13,9 @@ const fields = {
   password: document.getElementById('password'),
 };
 
-const hint = new URLSearchParams(location.search).get('contactCenter');
+const params = new URLSearchParams(location.search);
+const hint = params.get('contactCenter');
+const orgId = params.get('orgId') || '';
 if (hint) {
   fields.contactCenter.value = hint;
 }
@@ -57,6 +59,9 @@ form.addEventListener('submit', async (ev) => {
     username: fields.username.value.trim(),
     password: fields.password.value,
   };
+  if (orgId) {
+    creds.orgId = orgId;
+  }
   if (!creds.contactCenter || !creds.username || !creds.password) {
     show('Fill in the contact center, the user name and the password.', 'error');
     return;

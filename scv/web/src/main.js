@@ -24,11 +24,15 @@ function log(level, text) {
 }
 
 const ui = {
-  // hint: {contactCenter, error?}. The login page is ours, on this origin, in a nested frame.
+  // hint: {contactCenter, orgId, error?}. The login page is ours, on this origin, in a nested
+  // frame. The org id picks the contact center when two orgs use the same API name.
   showLogin(hint) {
     const q = new URLSearchParams();
     if (hint.contactCenter) {
       q.set('contactCenter', hint.contactCenter);
+    }
+    if (hint.orgId) {
+      q.set('orgId', hint.orgId);
     }
     banner.textContent = hint.error ? `Signed out: ${hint.error}` : '';
     banner.hidden = !hint.error;
