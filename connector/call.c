@@ -16,6 +16,7 @@
 #include "connector/log.h"
 #include "connector/uuid.h"
 #include "scv/body.h"
+#include "scv/client.h"
 
 #define ANONYMOUS_CALLER "anonymous"
 
@@ -195,15 +196,13 @@ capture_attrs(struct call *call, const struct sip_event *ev)
 void
 call_submit_create(struct calls *calls, struct call *call)
 {
-	const struct cfg_contact_center *cc = call->cc;
 	int transfer = call->parent_key[0] != '\0';
 	char start[32];
 	struct scv_create c;
-	char *body;
+	struct scv_req req;
 
 	scv_iso8601(call->start_us, start);
 	c = (struct scv_create){
-	        .call_center_api_name = cc->call_center_api_name,
 	        .vendor_call_key = call->key,
 	        .to = call->to,
 	        .from = transfer ? call->to : call->caller,
@@ -215,13 +214,11 @@ call_submit_create(struct calls *calls, struct call *call)
 	        .attr_values = (const char *const *)call->attr_values,
 	        .n_attrs = call->n_attrs,
 	};
-	body = scv_body_create(&c);
-	if (!body) {
+	if (scv_client_create_req(calls->clients[call->cc_index], &c, &req) < 0) {
 		log_err(call->key, "call: cannot build the VoiceCall create (out of memory)");
 		return;
 	}
-	outbox_submit(calls->outbox, call->cc_index, call->key, OUTBOX_CREATE, "POST",
-	              "/voiceCalls", body);
+	outbox_submit(calls->outbox, call->cc_index, call->key, &req);
 }
 
 static void
@@ -357,7 +354,7 @@ calls_on_outbox_result(const struct outbox_result *res, void *arg)
 	struct call *call;
 	char *id = NULL;
 
-	if (res->kind == OUTBOX_CREATE && res->accepted) {
+	if (res->kind == SCV_REQ_CREATE && res->accepted) {
 		if (scv_parse_create_response(res->body, res->body_len, &id) < 0) {
 			log_warn(res->call_key,
 			         "salesforce: create accepted without a usable voiceCallId");
@@ -372,12 +369,12 @@ calls_on_outbox_result(const struct outbox_result *res, void *arg)
 				call_omni_ask(calls, call);
 		}
 		free(id);
-	} else if (res->kind == OUTBOX_CREATE) {
+	} else if (res->kind == SCV_REQ_CREATE) {
 		/* refused for good: Omni-Channel cannot route a call Salesforce does not have */
 		call = calls ? call_find_key(calls, res->call_key) : NULL;
 		if (call && call->omni)
 			call_omni_fallback(calls, call, "the VoiceCall create was refused");
-	} else if (res->kind == OUTBOX_UPDATE && res->accepted) {
+	} else if (res->kind == SCV_REQ_UPDATE && res->accepted) {
 		log_info(res->call_key, "salesforce: VoiceCall closed");
 	}
 }
@@ -401,6 +398,12 @@ void
 calls_set_outbox(struct calls *calls, struct outbox *outbox)
 {
 	calls->outbox = outbox;
+}
+
+void
+calls_set_clients(struct calls *calls, struct scv_client *const *clients)
+{
+	calls->clients = clients;
 }
 
 void

@@ -1,8 +1,9 @@
 /*
  * Calls: the core's view of each call and its state machine. It routes new calls (dialled
  * number -> contact center -> forward target), and turns the call's lifecycle into Salesforce
- * operations for the outbox: the VoiceCall create when the call starts, the closing update
- * when it ends. It never waits on Salesforce.
+ * operations, built by the contact center's client (scv/client.h) and queued in the outbox:
+ * the VoiceCall create when the call starts, the closing update when it ends. It never waits
+ * on Salesforce; only the Omni-Channel question goes to the client directly.
  */
 #ifndef SCVB_CALL_H
 #define SCVB_CALL_H
@@ -14,10 +15,13 @@
 
 struct cfg;
 struct calls;
+struct scv_client;
 
 int calls_new(uv_loop_t *loop, const struct cfg *cfg, struct calls **ret_calls);
 /* Where operations go; set before any SIP event arrives. */
 void calls_set_outbox(struct calls *calls, struct outbox *outbox);
+/* clients[i]: the Salesforce client of cfg->ccs[i] (borrowed); set before any SIP event. */
+void calls_set_clients(struct calls *calls, struct scv_client *const *clients);
 /* The SIP side, once started (commands go there). */
 void calls_set_sip(struct calls *calls, struct sip *sip);
 

@@ -15,6 +15,7 @@
 #include "connector/log.h"
 #include "connector/uuid.h"
 #include "scv/body.h"
+#include "scv/client.h"
 
 /* ---- holds ------------------------------------------------------------------------- */
 
@@ -128,9 +129,10 @@ static void
 submit_close(struct calls *calls, struct call *call, int64_t end_us, const char *reason,
              int is_error, int sip_status)
 {
-	char start[32], end[32], accept[32], path[64], rec[1024];
+	char start[32], end[32], accept[32], rec[1024];
+	struct scv_client *client = calls->clients[call->cc_index];
 	struct scv_update u = {0};
-	char *body;
+	struct scv_req clear, update;
 
 	call->end_us = end_us;
 	scv_iso8601(call->start_us, start);
@@ -178,19 +180,18 @@ submit_close(struct calls *calls, struct call *call, int64_t end_us, const char 
 	         u.disconnect_is_error ? ", error" : "", sip_status,
 	         call->answer_us ? "answered" : "not answered",
 	         call->voice_call_id[0] ? call->voice_call_id : "not created yet");
-	body = scv_body_update(&u);
-	if (!body) {
+	if (scv_client_update_req(client, call->key, &u, &update) < 0) {
 		log_err(call->key, "call: cannot build the closing update (out of memory)");
 		return;
 	}
 	if (call->omni_routed && !call->answer_us) {
 		/* missed or abandoned after Omni-Channel routed it: clear the pending routing */
-		snprintf(path, sizeof path, "/voiceCalls/%s/clearRouting", call->key);
-		outbox_submit(calls->outbox, call->cc_index, call->key, OUTBOX_CLEAR_ROUTING,
-		              "PATCH", path, NULL);
+		if (scv_client_clear_routing_req(client, call->key, &clear) == 0)
+			outbox_submit(calls->outbox, call->cc_index, call->key, &clear);
+		else
+			log_err(call->key, "call: cannot build clearRouting (out of memory)");
 	}
-	snprintf(path, sizeof path, "/voiceCalls/%s", call->key);
-	outbox_submit(calls->outbox, call->cc_index, call->key, OUTBOX_UPDATE, "PATCH", path, body);
+	outbox_submit(calls->outbox, call->cc_index, call->key, &update);
 	/* in the same store transaction as the update: the call is closed one way or the other */
 	outbox_call_ended(calls->outbox, call->key);
 }

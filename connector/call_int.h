@@ -67,6 +67,7 @@ struct calls {
 	uv_loop_t *loop;
 	const struct cfg *cfg;
 	struct outbox *outbox;
+	struct scv_client *const *clients; /* by contact-center index */
 	struct sip *sip;
 	struct call *buckets[CALL_BUCKETS];
 	struct call *key_buckets[CALL_BUCKETS];

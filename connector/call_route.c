@@ -15,6 +15,7 @@
 #include "connector/config.h"
 #include "connector/log.h"
 #include "scv/body.h"
+#include "scv/client.h"
 
 /* ---- routing ------------------------------------------------------------------------ */
 
@@ -114,8 +115,8 @@ void
 call_omni_ask(struct calls *calls, struct call *call)
 {
 	long long left = (long long)call->cc->omni_timeout_ms - ms_since_start(call);
-	char path[96];
-	char *body;
+	struct scv_client *client = calls->clients[call->cc_index];
+	struct scv_req req;
 	int r;
 
 	if (call->omni_asked || call->forwarded)
@@ -125,17 +126,15 @@ call_omni_ask(struct calls *calls, struct call *call)
 		call_omni_fallback(calls, call, "no time left for omniFlow");
 		return;
 	}
-	body = scv_body_omniflow(call->to, call->cc->omni_flow_dev_name,
-	                         call->cc->omni_fallback_queue);
-	snprintf(path, sizeof path, "/voiceCalls/%s/omniFlow", call->key);
 	/* The call's deadline timer decides when time is up (forward_to, logged as such); the
 	 * request's own timeout, a little later, only ends a request nobody waits for any more.
 	 * With both at the same instant either could fire first. */
-	r = body ? outbox_ask(calls->outbox, call->cc_index, "PATCH", path, body,
-	                      (unsigned)left + OMNI_ASK_GRACE_MS, on_omni_reply, calls,
-	                      call->sip_id)
-	         : -ENOMEM;
-	free(body);
+	r = scv_client_omniflow_req(client, call->key, call->to, &req);
+	if (r == 0) {
+		r = scv_client_ask(client, &req, (unsigned)left + OMNI_ASK_GRACE_MS, on_omni_reply,
+		                   calls, call->sip_id);
+		scv_req_clear(&req);
+	}
 	if (r < 0)
 		call_omni_fallback(calls, call, "cannot send omniFlow");
 }

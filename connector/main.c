@@ -24,6 +24,7 @@
 #include "connector/outbox.h"
 #include "connector/store.h"
 #include "scv/api.h"
+#include "scv/client.h"
 #include "scv/http.h"
 #include "sip/sip.h"
 
@@ -41,6 +42,7 @@ struct app {
 	uv_timer_t timer;
 	struct cfg *cfg;
 	struct scv_http *http;
+	struct scv_client **clients; /* one per contact center, cfg->ccs order */
 	struct outbox *outbox;
 	struct calls *calls;
 	struct sip *sip;
@@ -52,6 +54,7 @@ struct app {
 	enum phase phase;
 };
 
+static void clients_free(struct app *app);
 static void start_sip_stop(struct app *app);
 static void start_drain(struct app *app);
 static void start_close(struct app *app);
@@ -119,6 +122,7 @@ on_http_closed(void *arg)
 	app->http = NULL;
 	outbox_free(app->outbox);
 	app->outbox = NULL;
+	clients_free(app);
 	/* the signal handlers and our timer are the only handles left */
 	uv_close((uv_handle_t *)&app->sigterm, NULL);
 	uv_close((uv_handle_t *)&app->sigint, NULL);
@@ -177,6 +181,49 @@ on_signal(uv_signal_t *s, int signum)
 		log_info(NULL, "shutdown: second signal; ending calls now");
 		start_sip_stop(app);
 	}
+}
+
+/* One Salesforce client per contact center, on the shared HTTPS client. */
+static int
+clients_new(struct app *app, char *err, size_t errlen)
+{
+	const struct cfg *cfg = app->cfg;
+
+	app->clients = calloc(cfg->n_ccs ? cfg->n_ccs : 1, sizeof *app->clients);
+	if (!app->clients)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_ccs; i++) {
+		const struct cfg_contact_center *c = &cfg->ccs[i];
+		const struct scv_client_cfg cc = {
+		        .name = c->name,
+		        .base_url = c->base_url,
+		        .ca_file = c->ca_file,
+		        .private_key_file = c->private_key_file,
+		        .org_id = c->org_id,
+		        .call_center_api_name = c->call_center_api_name,
+		        .jti_per_request = c->jwt_mode == CFG_JWT_PER_REQUEST,
+		        .provider_name = c->provider_name,
+		        .request_timeout_ms = c->request_timeout_ms,
+		        .omni_flow_dev_name = c->omni_flow_dev_name,
+		        .omni_fallback_queue = c->omni_fallback_queue,
+		};
+		int r = scv_client_new(app->http, &cc, &app->clients[i], err, errlen);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void
+clients_free(struct app *app)
+{
+	for (size_t i = 0; app->clients && i < app->cfg->n_ccs; i++) {
+		scv_client_free(app->clients[i]);
+		app->clients[i] = NULL;
+	}
+	free(app->clients);
+	app->clients = NULL;
 }
 
 /* Header names the SIP thread must copy out of INVITEs: every mapped one, once. */
@@ -281,17 +328,23 @@ run(struct cfg *cfg)
 		log_err(NULL, "startup: HTTPS client: %s", err);
 		goto out_loop;
 	}
+	r = clients_new(&app, err, sizeof err);
+	if (r < 0) {
+		log_err(NULL, "startup: %s", r == -ENOMEM && !err[0] ? "out of memory" : err);
+		goto out_clients;
+	}
 	r = calls_new(&app.loop, cfg, &app.calls);
 	if (r < 0)
-		goto out_http;
-	/* the outbox reports each operation's fate to the calls */
-	r = outbox_new(&app.loop, cfg, app.http, app.store, calls_on_outbox_result, app.calls,
-	               &app.outbox, err, sizeof err);
+		goto out_clients;
+	/* the outbox sends through the clients and reports each operation's fate to the calls */
+	r = outbox_new(&app.loop, cfg, app.clients, scv_client_send, app.store,
+	               calls_on_outbox_result, app.calls, &app.outbox);
 	if (r < 0) {
-		log_err(NULL, "startup: %s", err);
+		log_err(NULL, "startup: out of memory");
 		goto out_calls;
 	}
 	calls_set_outbox(app.calls, app.outbox);
+	calls_set_clients(app.calls, (struct scv_client *const *)app.clients);
 	/* what a previous process left: its open calls are closed, its backlog queued */
 	r = outbox_recover(app.outbox, err, sizeof err);
 	if (r < 0) {
@@ -369,8 +422,9 @@ out_calls:
 	if (app.outbox)
 		outbox_free(app.outbox);
 	calls_free(app.calls);
-out_http:
+out_clients:
 	scv_http_close(app.http, NULL, NULL);
+	clients_free(&app);
 out_loop:
 	uv_close((uv_handle_t *)&app.timer, NULL);
 	uv_close((uv_handle_t *)&app.status_timer, NULL);

@@ -10,10 +10,7 @@
 #include "connector/config.h"
 #include "connector/log.h"
 #include "connector/store.h"
-#include "scv/body.h"
 #include "scv/classify.h"
-#include "scv/http.h"
-#include "scv/jwt.h"
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
@@ -46,20 +43,10 @@ rng_next(struct outbox *ob)
 	return ob->rng * 2685821657736338717ull;
 }
 
-const char *
-outbox_kind_name(enum outbox_kind k)
-{
-	if (k == OUTBOX_CLEAR_ROUTING)
-		return "clearRouting";
-	return k == OUTBOX_CREATE ? "create" : "update";
-}
-
 static void
 op_free(struct op *op)
 {
-	free(op->method);
-	free(op->path);
-	free(op->body);
+	scv_req_clear(&op->req);
 	free(op);
 }
 
@@ -70,10 +57,10 @@ outbox_store_view(const struct op *op)
 	        .id = op->id,
 	        .call_key = op->cq->key,
 	        .cc_name = op->ob->ccs[op->cq->cc].cfg->name,
-	        .kind = (int)op->kind,
-	        .method = op->method,
-	        .path = op->path,
-	        .body = op->body,
+	        .kind = (int)op->req.kind,
+	        .method = op->req.method,
+	        .path = op->req.path,
+	        .body = op->req.body,
 	        .created_ms = op->created_ms,
 	        .attempts = op->attempts,
 	};
@@ -117,7 +104,7 @@ fifo_of(struct outbox *ob, struct op *op)
 {
 	struct cc_state *cc = &ob->ccs[op->cq->cc];
 
-	return op->kind == OUTBOX_CREATE ? &cc->creates : &cc->others;
+	return op->req.kind == SCV_REQ_CREATE ? &cc->creates : &cc->others;
 }
 
 static void
@@ -227,7 +214,7 @@ op_finished(struct outbox *ob, struct op *op, int accepted, const struct scv_htt
 	struct callq *cq = op->cq;
 	struct outbox_result res = {
 	        .call_key = cq->key,
-	        .kind = op->kind,
+	        .kind = op->req.kind,
 	        .accepted = accepted,
 	        .status = resp ? resp->status : 0,
 	        .body = resp ? resp->body : NULL,
@@ -348,14 +335,14 @@ on_response(const struct scv_http_resp *resp, void *arg)
 	case SCV_DONE:
 		circuit_ok(ob, cc);
 		log_debug(key, "outbox: %s accepted (%d) after %u attempt(s)",
-		          outbox_kind_name(op->kind), resp->status, op->attempts);
+		          scv_req_kind_name(op->req.kind), resp->status, op->attempts);
 		op_finished(ob, op, 1, resp);
 		break;
 	case SCV_PERMANENT:
 		circuit_ok(ob, cc); /* an answer, even a refusal, proves Salesforce is there */
 		log_err(key,
 		        "outbox: %s %s refused for good by %s: HTTP %d %.*s; in the dead letters",
-		        op->method, op->path, cc->cfg->name, resp->status,
+		        op->req.method, op->req.path, cc->cfg->name, resp->status,
 		        (int)(resp->body_len > 300 ? 300 : resp->body_len),
 		        resp->body ? resp->body : "");
 		op_bury(ob, op, resp, "refused");
@@ -376,7 +363,7 @@ on_response(const struct scv_http_resp *resp, void *arg)
 		if (expired(ob, op, outbox_now_real_ms())) {
 			log_err(key,
 			        "outbox: %s older than %u s, never accepted: in the dead letters",
-			        outbox_kind_name(op->kind), ob->cfg->store_max_age_s);
+			        scv_req_kind_name(op->req.kind), ob->cfg->store_max_age_s);
 			op_bury(ob, op, resp, "expired");
 			break;
 		}
@@ -387,7 +374,7 @@ on_response(const struct scv_http_resp *resp, void *arg)
 			snprintf(what, sizeof what, "%s",
 			         resp->detail ? resp->detail : strerror(-resp->error));
 		log_warn(key, "outbox: %s to %s failed (%s)%s, attempt %u",
-		         outbox_kind_name(op->kind), cc->cfg->name, what,
+		         scv_req_kind_name(op->req.kind), cc->cfg->name, what,
 		         resp->maybe_sent ? ", may have arrived" : "", op->attempts);
 		/* back in front of its queue: its call's order and the queue's order are kept */
 		fifo_push(fifo_of(ob, op), op, 1);
@@ -407,27 +394,8 @@ on_response(const struct scv_http_resp *resp, void *arg)
 static int
 send_op(struct outbox *ob, struct cc_state *cc, struct op *op)
 {
-	char auth[4096];
-	const char *token;
-	struct scv_http_req req;
-	int r;
+	int r = ob->send(cc->client, &op->req, on_response, op);
 
-	r = scv_signer_token(cc->signer, (int64_t)time(NULL), &token);
-	if (r < 0)
-		return r;
-	if ((size_t)snprintf(auth, sizeof auth, "Bearer %s", token) >= sizeof auth)
-		return -ENAMETOOLONG;
-	req = (struct scv_http_req){
-	        .target = cc->target,
-	        .method = op->method,
-	        .path = op->path,
-	        .authorization = auth,
-	        .provider_name = cc->cfg->provider_name,
-	        .body = op->body,
-	        .body_len = op->body_len,
-	        .timeout_ms = cc->cfg->request_timeout_ms,
-	};
-	r = scv_http_send(ob->http, &req, on_response, op);
 	if (r < 0)
 		return r;
 	op->in_flight = 1;
@@ -469,7 +437,7 @@ next_op(struct outbox *ob, struct cc_state *cc, uint64_t now)
 			return op;
 		log_err(op->cq->key,
 		        "outbox: %s older than %u s, never accepted: in the dead letters",
-		        outbox_kind_name(op->kind), ob->cfg->store_max_age_s);
+		        scv_req_kind_name(op->req.kind), ob->cfg->store_max_age_s);
 		op_bury(ob, op, NULL, "expired");
 	}
 }
@@ -480,8 +448,8 @@ send_or_requeue(struct outbox *ob, struct cc_state *cc, struct op *op)
 	int r = send_op(ob, cc, op);
 
 	if (r < 0) {
-		log_err(op->cq->key, "outbox: cannot send %s to %s: %s", outbox_kind_name(op->kind),
-		        cc->cfg->name, strerror(-r));
+		log_err(op->cq->key, "outbox: cannot send %s to %s: %s",
+		        scv_req_kind_name(op->req.kind), cc->cfg->name, strerror(-r));
 		fifo_push(fifo_of(ob, op), op, 1);
 		circuit_fail(ob, cc, -1, strerror(-r));
 	}
@@ -559,11 +527,11 @@ outbox_dispatch(struct outbox *ob)
 /* ---- public API ---------------------------------------------------------------------- */
 
 int
-outbox_new(uv_loop_t *loop, const struct cfg *cfg, struct scv_http *http, struct store *store,
-           outbox_result_cb cb, void *arg, struct outbox **ret_outbox, char *err, size_t errlen)
+outbox_new(uv_loop_t *loop, const struct cfg *cfg, struct scv_client *const *clients,
+           outbox_send_fn send, struct store *store, outbox_result_cb cb, void *arg,
+           struct outbox **ret_outbox)
 {
 	struct outbox *ob;
-	int r;
 
 	ob = calloc(1, sizeof *ob);
 	if (!ob)
@@ -574,7 +542,7 @@ outbox_new(uv_loop_t *loop, const struct cfg *cfg, struct scv_http *http, struct
 		return -ENOMEM;
 	}
 	ob->loop = loop;
-	ob->http = http;
+	ob->send = send;
 	ob->store = store;
 	ob->cfg = cfg;
 	ob->cb = cb;
@@ -584,26 +552,13 @@ outbox_new(uv_loop_t *loop, const struct cfg *cfg, struct scv_http *http, struct
 	for (size_t i = 0; i < cfg->n_ccs; i++) {
 		const struct cfg_contact_center *c = &cfg->ccs[i];
 		struct cc_state *cc = &ob->ccs[i];
-		char why[256];
 
 		cc->cfg = c;
+		cc->client = clients[i];
 		cc->tokens = c->max_creates_per_s ? c->max_creates_per_s : 40;
 		cc->tokens_at_ms = uv_now(loop);
-		r = scv_signer_new(c->private_key_file, c->org_id, c->call_center_api_name,
-		                   c->jwt_mode == CFG_JWT_PER_REQUEST, &cc->signer, why,
-		                   sizeof why);
-		if (r < 0) {
-			snprintf(err, errlen, "contact center %s: %s", c->name, why);
-			goto out_free;
-		}
-		r = scv_http_target_add(http, c->base_url, c->ca_file, &cc->target, why,
-		                        sizeof why);
-		if (r < 0) {
-			snprintf(err, errlen, "contact center %s: %s", c->name, why);
-			goto out_free;
-		}
-		ob->n_ccs++;
 	}
+	ob->n_ccs = cfg->n_ccs;
 	uv_timer_init(loop, &ob->timer);
 	ob->timer.data = ob;
 	uv_timer_init(loop, &ob->heartbeat);
@@ -620,93 +575,28 @@ outbox_new(uv_loop_t *loop, const struct cfg *cfg, struct scv_http *http, struct
 	}
 	*ret_outbox = ob;
 	return 0;
-
-out_free:
-	for (size_t i = 0; i < cfg->n_ccs; i++)
-		scv_signer_free(ob->ccs[i].signer);
-	free(ob->ccs);
-	free(ob);
-	return r;
-}
-
-struct ask {
-	outbox_reply_cb cb;
-	void *arg;
-	uint64_t id;
-};
-
-static void
-on_ask_response(const struct scv_http_resp *resp, void *arg)
-{
-	struct ask *a = arg;
-
-	a->cb(a->arg, a->id, resp->error ? 0 : resp->status, resp->body, resp->body_len);
-	free(a);
 }
 
 int
-outbox_ask(struct outbox *ob, size_t cc_index, const char *method, const char *path,
-           const char *body, unsigned timeout_ms, outbox_reply_cb cb, void *arg, uint64_t id)
+outbox_submit(struct outbox *ob, size_t cc_index, const char *call_key, struct scv_req *req)
 {
-	struct cc_state *cc;
-	struct scv_http_req req;
-	char auth[4096];
-	const char *token;
-	struct ask *a;
-	int r;
-
-	if (cc_index >= ob->n_ccs || ob->closing)
-		return -EINVAL;
-	cc = &ob->ccs[cc_index];
-	r = scv_signer_token(cc->signer, (int64_t)time(NULL), &token);
-	if (r < 0)
-		return r;
-	if ((size_t)snprintf(auth, sizeof auth, "Bearer %s", token) >= sizeof auth)
-		return -ENAMETOOLONG;
-	a = malloc(sizeof *a);
-	if (!a)
-		return -ENOMEM;
-	*a = (struct ask){.cb = cb, .arg = arg, .id = id};
-	req = (struct scv_http_req){
-	        .target = cc->target,
-	        .method = method,
-	        .path = path,
-	        .authorization = auth,
-	        .provider_name = cc->cfg->provider_name,
-	        .body = body,
-	        .body_len = body ? strlen(body) : 0,
-	        .timeout_ms = timeout_ms,
-	};
-	r = scv_http_send(ob->http, &req, on_ask_response, a);
-	if (r < 0)
-		free(a);
-	return r;
-}
-
-int
-outbox_submit(struct outbox *ob, size_t cc_index, const char *call_key, enum outbox_kind kind,
-              const char *method, const char *path, char *body)
-{
+	enum scv_req_kind kind = req->kind;
 	struct callq *cq;
 	struct op *op;
 
-	if (cc_index >= ob->n_ccs) {
-		free(body);
+	if (cc_index >= ob->n_ccs || !req->method || !req->path) {
+		log_err(call_key, "outbox: %s for no known contact center, or unbuilt; dropped",
+		        scv_req_kind_name(kind));
+		scv_req_clear(req);
 		return -EINVAL;
 	}
 	op = calloc(1, sizeof *op);
 	if (!op)
 		goto out_oom;
 	op->ob = ob;
-	op->kind = kind;
-	op->method = strdup(method);
-	op->path = strdup(path);
-	op->body = body;
-	op->body_len = body ? strlen(body) : 0;
+	op->req = *req;
+	*req = (struct scv_req){0};
 	op->created_ms = outbox_now_real_ms();
-	body = NULL;
-	if (!op->method || !op->path)
-		goto out_oom;
 	cq = outbox_callq_get(ob, call_key, cc_index);
 	if (!cq)
 		goto out_oom;
@@ -722,7 +612,7 @@ outbox_submit(struct outbox *ob, size_t cc_index, const char *call_key, enum out
 			log_err(call_key,
 			        "outbox: cannot stage the %s for the store; it is held in "
 			        "memory only",
-			        outbox_kind_name(kind));
+			        scv_req_kind_name(kind));
 			op->saved = 0;
 		}
 		outbox_kick_commit(ob);
@@ -733,10 +623,10 @@ outbox_submit(struct outbox *ob, size_t cc_index, const char *call_key, enum out
 	return 0;
 
 out_oom:
-	log_err(call_key, "outbox: out of memory; %s operation lost", outbox_kind_name(kind));
+	log_err(call_key, "outbox: out of memory; %s operation lost", scv_req_kind_name(kind));
 	if (op)
 		op_free(op);
-	free(body);
+	scv_req_clear(req);
 	return -ENOMEM;
 }
 
@@ -804,7 +694,7 @@ outbox_free(struct outbox *ob)
 				cq->head = op->next_in_call;
 				if (!ob->store || (op->unsaved && ob->store_failing))
 					log_err(cq->key, "outbox: lost %s %s (not on disk)",
-					        op->method, op->path);
+					        op->req.method, op->req.path);
 				left++;
 				op_free(op);
 			}
@@ -816,8 +706,6 @@ outbox_free(struct outbox *ob)
 	if (left && ob->store)
 		log_info(NULL, "outbox: %zu operation(s) stay in the store for the next start",
 		         left);
-	for (size_t i = 0; i < ob->n_ccs; i++)
-		scv_signer_free(ob->ccs[i].signer);
 	ob->open_handles = 5;
 	uv_close((uv_handle_t *)&ob->flushed, on_closed);
 	uv_close((uv_handle_t *)&ob->timer, on_closed);

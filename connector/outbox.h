@@ -1,8 +1,9 @@
 /*
  * The outbox: every Salesforce operation of every call goes through it.
  *
- * Callers submit finished requests (method, path, JSON body) for a call key and a contact
- * center, and never wait. The outbox:
+ * Callers submit requests built by the contact center's Salesforce client (scv/client.h) for a
+ * call key, and never wait. The outbox does not look inside a request (it only knows creates,
+ * which it paces); it:
  *   - writes each operation to the store (SQLite, group commit: one fsync per loop turn)
  *     before it is sent, and removes it only once Salesforce accepted it, or moves it to the
  *     dead letters when it is refused for good or too old (store.max_age_s);
@@ -26,22 +27,17 @@
 #include <stdint.h>
 #include <uv.h>
 
-struct cfg;
-struct scv_http;
-struct store;
+#include "scv/client.h"
 
-enum outbox_kind {
-	OUTBOX_CREATE = 1,    /* POST /voiceCalls */
-	OUTBOX_UPDATE,        /* PATCH /voiceCalls/{key} */
-	OUTBOX_CLEAR_ROUTING, /* PATCH /voiceCalls/{key}/clearRouting */
-};
+struct cfg;
+struct store;
 
 struct outbox;
 
 /* Told when an operation has left for good (accepted, or refused for ever). */
 struct outbox_result {
 	const char *call_key;
-	enum outbox_kind kind;
+	enum scv_req_kind kind;
 	int accepted;     /* 1: 2xx; 0: permanently refused or expired (in the dead letters) */
 	int status;       /* last HTTP status, 0 if none */
 	const char *body; /* last response body (may be NULL) */
@@ -50,10 +46,21 @@ struct outbox_result {
 };
 typedef void (*outbox_result_cb)(const struct outbox_result *res, void *arg);
 
-/* The contact centers' clients (JWT signers, HTTP targets) are made here from cfg. */
-int outbox_new(uv_loop_t *loop, const struct cfg *cfg, struct scv_http *http, struct store *store,
-               outbox_result_cb cb, void *arg, struct outbox **ret_outbox, char *err,
-               size_t errlen);
+/*
+ * The one way the outbox sends: scv_client_send() in the daemon, a fake in its unit test.
+ * Same contract: 0 and cb exactly once later, or a negative errno and cb never called.
+ */
+typedef int (*outbox_send_fn)(struct scv_client *client, const struct scv_req *req, scv_http_cb cb,
+                              void *arg);
+
+/*
+ * clients[i] is the Salesforce client of cfg->ccs[i] (borrowed: it must outlive the outbox);
+ * requests leave through send(clients[i], ...). store NULL: everything stays in memory.
+ * 0, or -ENOMEM.
+ */
+int outbox_new(uv_loop_t *loop, const struct cfg *cfg, struct scv_client *const *clients,
+               outbox_send_fn send, struct store *store, outbox_result_cb cb, void *arg,
+               struct outbox **ret_outbox);
 
 /*
  * Takes over what a previous process left in the store: closes the VoiceCalls of calls that
@@ -63,12 +70,11 @@ int outbox_new(uv_loop_t *loop, const struct cfg *cfg, struct scv_http *http, st
 int outbox_recover(struct outbox *ob, char *err, size_t errlen);
 
 /*
- * Queues an operation. body is taken over (malloc'd JSON text, freed by the outbox).
- * path is relative to the contact center's base URL, e.g. "/voiceCalls".
- * 0, or -ENOMEM (body freed).
+ * Queues a built request of contact center cc_index for call_key. Its strings are taken over:
+ * *req is cleared on return, whatever the outcome. 0, or -EINVAL / -ENOMEM (request lost,
+ * logged).
  */
-int outbox_submit(struct outbox *ob, size_t cc_index, const char *call_key, enum outbox_kind kind,
-                  const char *method, const char *path, char *body);
+int outbox_submit(struct outbox *ob, size_t cc_index, const char *call_key, struct scv_req *req);
 
 /*
  * Runs fn(arg, id) once everything staged so far is on disk (after this loop turn's commit),
@@ -78,16 +84,6 @@ int outbox_submit(struct outbox *ob, size_t cc_index, const char *call_key, enum
  */
 void outbox_after_commit(struct outbox *ob, void (*fn)(void *arg, uint64_t id), void *arg,
                          uint64_t id);
-
-/*
- * A question, not an operation to keep: sent at once with the contact center's token, never
- * stored or retried (Omni-Channel routing: a late answer is worth nothing). cb(arg, id, status,
- * body, len) runs exactly once, with status 0 when no answer came (timeout, connection error,
- * shutdown). 0, or a negative errno (cb not called).
- */
-typedef void (*outbox_reply_cb)(void *arg, uint64_t id, int status, const char *body, size_t len);
-int outbox_ask(struct outbox *ob, size_t cc_index, const char *method, const char *path,
-               const char *body, unsigned timeout_ms, outbox_reply_cb cb, void *arg, uint64_t id);
 
 /* The calls that are up (durable, so that a crash cannot leave a VoiceCall open). */
 void outbox_call_started(struct outbox *ob, size_t cc_index, const char *call_key,

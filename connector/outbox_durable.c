@@ -98,13 +98,15 @@ outbox_load_backlog(struct outbox *ob)
 		}
 		op->ob = ob;
 		op->id = r->id;
-		op->kind = r->kind == OUTBOX_CREATE || r->kind == OUTBOX_CLEAR_ROUTING
-		                   ? (enum outbox_kind)r->kind
-		                   : OUTBOX_UPDATE;
-		op->method = r->method;
-		op->path = r->path;
-		op->body = r->body;
-		op->body_len = op->body ? strlen(op->body) : 0;
+		/* rows keep the kind numbers of scv_req_kind; only these three are stored */
+		op->req = (struct scv_req){
+		        .kind = r->kind == SCV_REQ_CREATE || r->kind == SCV_REQ_CLEAR_ROUTING
+		                        ? (enum scv_req_kind)r->kind
+		                        : SCV_REQ_UPDATE,
+		        .method = r->method,
+		        .path = r->path,
+		        .body = r->body,
+		};
 		op->created_ms = r->created_ms;
 		op->attempts = r->attempts;
 		op->saved = 1;
@@ -321,12 +323,12 @@ outbox_on_heartbeat(uv_timer_t *t)
 static void
 close_orphan(struct outbox *ob, const struct store_call *c, int64_t alive_ms)
 {
-	char start[32], end[32], accept[32], path[320];
+	char start[32], end[32], accept[32];
 	struct scv_update u = {0};
 	struct store_op sop = {0};
+	struct scv_req req;
 	size_t cc;
 	int found;
-	char *body;
 
 	cc = outbox_cc_index_by_name(ob, c->cc_name, &found);
 	if (!found) {
@@ -347,26 +349,25 @@ close_orphan(struct outbox *ob, const struct store_call *c, int64_t alive_ms)
 	}
 	u.disconnect_value = SCV_DISCONNECT_TELECOM;
 	u.disconnect_is_error = 1;
-	body = scv_body_update(&u);
-	if (!body) {
-		log_err(c->call_key, "outbox: out of memory closing a call left by a crash");
+	if (scv_client_update_req(ob->ccs[cc].client, c->call_key, &u, &req) < 0) {
+		log_err(c->call_key, "outbox: cannot build the update closing a call left by a "
+		                     "crash (out of memory, or a malformed key)");
 		return;
 	}
-	snprintf(path, sizeof path, "/voiceCalls/%s", c->call_key);
 	sop = (struct store_op){
 	        .call_key = c->call_key,
 	        .cc_name = ob->ccs[cc].cfg->name,
-	        .kind = OUTBOX_UPDATE,
-	        .method = "PATCH",
-	        .path = path,
-	        .body = body,
+	        .kind = (int)req.kind,
+	        .method = req.method,
+	        .path = req.path,
+	        .body = req.body,
 	        .created_ms = outbox_now_real_ms(),
 	};
 	/* queued behind the backlog (it gets the next id), so it follows its create */
 	if (store_add_op(ob->store, &sop) == 0 && store_del_call(ob->store, c->call_key) == 0)
 		log_warn(c->call_key, "outbox: call was up when the previous process stopped; "
 		                      "closing its VoiceCall (TELECOM_PROBLEM)");
-	free(body);
+	scv_req_clear(&req);
 }
 
 int

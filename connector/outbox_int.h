@@ -12,7 +12,6 @@
 #include "connector/store.h"
 
 struct cfg_contact_center;
-struct scv_signer;
 struct scv_http_resp;
 
 /* Retry policy (reference/reliability.md §1.4): full jitter, base 1 s, cap 5 min. */
@@ -40,12 +39,8 @@ struct op {
 	struct op *ready_next;                  /* the center's ready queue */
 	struct op *unsaved_prev, *unsaved_next; /* staged in the store, not yet committed */
 	int64_t id;                             /* store id; 0 without a store */
-	uint64_t batch; /* the store batch (outbox.batch numbering) its add is written in */
-	enum outbox_kind kind;
-	char *method;
-	char *path;
-	char *body;
-	size_t body_len;
+	uint64_t batch;     /* the store batch (outbox.batch numbering) its add is written in */
+	struct scv_req req; /* owned */
 	int64_t created_ms; /* CLOCK_REALTIME */
 	unsigned attempts;
 	unsigned in_flight : 1, saved : 1, ready : 1, backlog : 1, probe : 1, unsaved : 1;
@@ -66,8 +61,7 @@ struct fifo {
 
 struct cc_state {
 	const struct cfg_contact_center *cfg;
-	struct scv_signer *signer;
-	int target;
+	struct scv_client *client; /* borrowed */
 	unsigned in_flight;
 	uint64_t paused_until_ms; /* 401/403 */
 	struct fifo creates;      /* ready creates (rate-limited) */
@@ -97,7 +91,7 @@ struct outbox {
 	uv_idle_t idle;     /* keeps the turn from blocking while something is staged */
 	uv_async_t flushed; /* the store's writer thread finished a batch */
 	uint64_t batch;     /* the last batch handed to the writer (1, 2, ...) */
-	struct scv_http *http;
+	outbox_send_fn send;
 	struct store *store;
 	const struct cfg *cfg;
 	outbox_result_cb cb;
@@ -125,7 +119,6 @@ struct outbox {
 	size_t n_waiters, cap_waiters;
 };
 
-const char *outbox_kind_name(enum outbox_kind k);
 int64_t outbox_now_real_ms(void);
 size_t outbox_cc_index_by_name(const struct outbox *ob, const char *name, int *found);
 struct callq *outbox_callq_get(struct outbox *ob, const char *key, size_t cc);

@@ -30,7 +30,7 @@ struct store_op {
 	int64_t id;     /* assigned by store_add_op(); increasing; submission order */
 	char *call_key; /* vendorCallKey */
 	char *cc_name;  /* contact center name (config) */
-	int kind;       /* enum outbox_kind */
+	int kind;       /* enum scv_req_kind (scv/client.h) */
 	char *method;
 	char *path;
 	char *body;
