@@ -4,42 +4,9 @@
  * This file is the server: libwebsockets, the connections and their bounds, start and close.
  * The request parser and the answers' text are in api_http.c, the routes in api_route.c.
  *
- * Why raw sockets and not lws's HTTP server, as found in lws 4.1.6 (Debian 12):
- *  - Its HTTP server answers an "Upgrade:" that is neither websocket nor h2c with 403, frees
- *    the request's headers and then reads them again (NN-2025-0102, fixed in lws 4.3.7; the
- *    code is in 4.1.6's lib/roles/http/server/server.c): any local process could crash the
- *    daemon with one header. Raw sockets never reach that code.
- *  - Owning the parser gives exact bounds (head, header count, body), exact answers (413,
- *    431, 505...) and keep-alive with pipelining under our own timeouts.
- *
- * What this file relies on or works around in lws 4.1.6, server side, on a foreign loop:
- *  - An IPv4 address needs LWS_SERVER_OPTION_DISABLE_IPV6 on the vhost. Without it lws makes
- *    an IPv6 socket and its fallback inet_pton(AF_INET) writes the address where an IPv6
- *    sockaddr keeps its flow label, so "127.0.0.1" listens on [::], every interface (seen).
- *  - A failed bind reports no errno, and without LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND a
- *    failure other than EADDRINUSE still makes the vhost, with no listener and no error
- *    (seen with an address not on the host): hence that option, and a probe bind of ours
- *    first, which gives the errno and the reason.
- *  - On a raw socket, a read that returns EOF closes the connection at once, even with an
- *    answer still to write; a close discards what lws still buffers for writing, and closes
- *    without shutdown(). So reading pauses (rx flow control) while an answer is out (without
- *    it, a client that sends its requests then shuts its side gets no answer: seen), and a
- *    connection that must close does so only once its answer has left, with a lingering close
- *    as nginx does: shutdown(SHUT_WR), then input read and dropped until EOF or linger_ms, so
- *    that input left unread (a refused body) does not turn the close into a reset, which a
- *    client still sending can meet before it reads the answer.
- *  - lws_set_timeout_us() is in the headers but not exported by Debian's libwebsockets.so.17,
- *    and lws_set_timer_usecs() takes LWS_SET_TIMER_USEC_CANCEL as "fire now" (seen): the
- *    deadlines here are lws_set_timer_usecs(), re-armed and never cancelled, and
- *    LWS_CALLBACK_TIMER checks our own deadline.
- *  - Returning non-zero from LWS_CALLBACK_FILTER_NETWORK_CONNECTION closes an accepted socket
- *    before lws adopts it: that is where the connection limit is kept.
- *  - lws_create_context() sets SIGPIPE to ignored, process-wide (lws writes with MSG_NOSIGNAL
- *    anyway); on a foreign loop it starts no signal watcher. With EXPLICIT_VHOSTS it makes no
- *    default vhost, so this vhost's listener is its only one.
- *  - The teardown is the HTTPS client's (http_sock.c): lws_context_destroy() once, the loop
- *    runs until lws's handles are closed, then lws_context_destroy() again, which frees it.
- *    Neither call may be made from inside an lws callback, so both run from our timer.
+ * Why raw sockets and not lws's HTTP server, and the lws 4.1.6 quirks this file works
+ * around (IPv4 binding, bind errors, EOF on raw sockets, timers, the teardown): see
+ * scv/LWS-NOTES.md.
  *
  * Everything runs on the loop thread. lws calls on_lws() from inside its service; a callback
  * of the user's (ready, on_recording) runs there too, and may call scv_api_close(), which only

@@ -15,25 +15,8 @@
  * lws as a numeric string, tried in turn; so lws's own getaddrinfo(), which blocks, returns at
  * once. Deadlines (set-up, request, idle) are ours; lws puts none on a connected raw socket.
  *
- * Why not more of libwebsockets, as found in lws 4.1.6 (Debian 12). A move to lws >= 4.4
- * should check each point again; this layering is what they forced.
- *  - Its HTTP client lets only GET/POST/PUT share a connection
- *    (lib/roles/http/client/client-handshake.c), so every PATCH — the closing update of every
- *    call — would pay a new TCP + TLS handshake; requests to one host queue behind its first
- *    active connection (no parallelism: a 300 ms Salesforce answer caps a host at ~3
- *    requests/s); errors come back as strings.
- *  - Its TLS on a raw client connection (LCCSCF_USE_SSL with method "RAW") is broken: it
- *    calls SSL_connect() before the socket is connected (EBADF, upstream issue #2916), the
- *    connect fails, and the context's connection count goes to -1, so that the teardown of a
- *    foreign-loop context never completes. Hence ssl_connection = 0 and TLS stays ours.
- *  - Built without LWS_WITH_SYS_ASYNC_DNS, it resolves names with a blocking getaddrinfo()
- *    on the loop thread: hence the numeric addresses.
- *  - When connect() fails at once (no route, say), it leaves a libuv handle on the loop for
- *    good; route_check() in http_sock.c keeps such addresses from it, with their errno.
- *  - It does not say why a connect failed later: that counts as -ECONNREFUSED (a peer that
- *    never answers is caught by our set-up deadline, 10 s, before lws's own, 20 s).
- * Owning the small HTTP/1.1 layer gives reuse for every method, a bounded pool, exact errno
- * codes and a close that completes deterministically.
+ * Why not more of libwebsockets (lws 4.1.6's HTTP client, its TLS, its resolver): see
+ * scv/LWS-NOTES.md.
  *
  * Model: each target (base URL) has a FIFO of waiting requests and a pool of at most
  * MAX_CONNS connections. A connection carries one request at a time and is kept open
