@@ -31,9 +31,9 @@
  * right after (scv_http_kick(), an idle handle), so neither the user's code, nor a new
  * connection, nor a free ever runs inside libwebsockets.
  *
- * Close: requests are cancelled and every socket closed, then lws's context is torn down in
- * two steps with the loop running in between (http_sock.c); `done` runs once our handles
- * and lws's are all closed.
+ * Close: requests are cancelled and every socket closed, then the client lets go of the
+ * loop's shared lws context (lws_loop.c), which the last of its users tears down; `done`
+ * runs once our handles are closed and lws is done with us.
  *
  * This file holds the client (targets, requests, dispatch, the timer, the API);
  * http_conn.c holds one connection's life and http_sock.c its socket.
@@ -157,7 +157,7 @@ maybe_finish(struct scv_http *h)
 	void (*done)(void *);
 	void *arg;
 
-	if (!h->closing || !h->timer_closed || !h->kick_closed || h->n_conns ||
+	if (!h->closing || !h->timer_closed || !h->kick_closed || !h->lws_released || h->n_conns ||
 	    !scv_link_empty(&h->done))
 		return;
 	done = h->done_cb;
@@ -320,18 +320,6 @@ on_kick(uv_idle_t *idle)
 		}
 	}
 	scv_http_settle(h);
-}
-
-/* Once closing: polls until libwebsockets has closed its handles, then frees its context. */
-static void
-on_teardown(uv_timer_t *timer)
-{
-	struct scv_http *h = container_of(timer, struct scv_http, timer);
-
-	if (!scv_hsock_finish(h, uv_now(h->loop) >= h->teardown_deadline))
-		return;
-	uv_timer_stop(timer);
-	uv_close((uv_handle_t *)timer, on_timer_closed);
 }
 
 static void
@@ -734,9 +722,8 @@ scv_http_close(struct scv_http *http, void (*done)(void *arg), void *arg)
 		}
 	}
 	uv_close((uv_handle_t *)&http->kick, on_kick_closed);
-	/* every socket is closed: lws closes the rest; the timer now watches it do so */
-	scv_hsock_shutdown(http);
-	http->teardown_deadline = uv_now(http->loop) + LWS_TEARDOWN_MS;
-	uv_timer_start(&http->timer, on_teardown, 1, 1);
+	uv_timer_stop(&http->timer);
+	uv_close((uv_handle_t *)&http->timer, on_timer_closed);
+	scv_hsock_shutdown(http); /* every socket is closed: lws may let go of us */
 	run_completions(http);
 }

@@ -517,11 +517,25 @@ first_conn(struct scv_http *h, int t)
 	return l == &h->targets[t]->conns ? NULL : container_of(l, struct scv_hconn, link);
 }
 
-/* Handles libwebsockets keeps on the loop for h's context (see scv_hsock_finish()). */
+struct handle_count {
+	const void *owner;
+	unsigned n;
+};
+
+static void
+count_owned(uv_handle_t *handle, void *arg)
+{
+	struct handle_count *hc = arg;
+
+	if (handle->data == hc->owner)
+		hc->n++;
+}
+
+/* Handles libwebsockets keeps on the loop for h's context (its backend's data = context). */
 static unsigned
 lws_handles(struct scv_http *h)
 {
-	struct handle_count hc = {h->lws, 0};
+	struct handle_count hc = {scv_lws_context(h->lws), 0};
 
 	uv_walk(&loop, count_owned, &hc);
 	return hc.n;
@@ -1098,7 +1112,7 @@ TEST(sockets_are_lws_connections_on_the_loop)
 	c = first_conn(h, t);
 	REQUIRE(c && c->wsi);
 	CHECK_INT(c->state, CONN_IDLE);
-	CHECK(lws_get_context(c->wsi) == h->lws);
+	CHECK(lws_get_context(c->wsi) == scv_lws_context(h->lws));
 	/* lws's socket is the one connected to the server */
 	fd = lws_get_socket_fd(c->wsi);
 	CHECK(fd >= 0 && getpeername(fd, (struct sockaddr *)&peer, &pl) == 0 &&
