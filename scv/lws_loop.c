@@ -4,7 +4,12 @@
  * (struct scv_lws_vhost) naming the user's callback. Every vhost has the same one protocol,
  * whose callback (on_lws()) finds the record and passes the call on, or, once the user has
  * closed it, refuses and closes what still comes. Records live as long as the context,
- * because lws keeps pointers to them (and to a listener's address) until it is freed.
+ * because lws keeps pointers to them until it is freed.
+ *
+ * Listeners are ours, not lws's: a socket we bind and watch on the loop, whose connections we
+ * accept and hand to lws as raw sockets of the owner's vhost (lws_adopt_descriptor_vhost()).
+ * So bind errors have their errno, an address is bound exactly as given, and a closed listener
+ * frees its port at once, none of which lws 4.1.6's own listeners do (LWS-NOTES.md).
  *
  * The teardown, once the last holder has let go, runs from a timer of ours, never from an lws
  * callback: lws_context_destroy() once (lws closes every socket and starts closing its own
@@ -15,9 +20,13 @@
 #include "scv/lws_loop.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 
@@ -26,6 +35,7 @@
 
 #define PROTOCOL_NAME "scvbridge-raw"
 #define TEARDOWN_MS   2000 /* longest wait for libwebsockets to close its handles */
+#define ACCEPT_BURST  64   /* connections accepted per wake-up, at most */
 
 #define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
@@ -44,7 +54,8 @@ struct scv_lws_vhost {
 	scv_lws_cb cb; /* NULL once closed */
 	void *arg;
 	struct lws_vhost *vh;
-	char host[64]; /* a listener's address: lws keeps a pointer to it */
+	int listen_fd;  /* a listener's socket (ours, not lws's), or -1 */
+	uv_poll_t poll; /* its readiness, while listen_fd >= 0 */
 };
 
 struct scv_lws {
@@ -53,6 +64,7 @@ struct scv_lws {
 	struct lws_context *ctx; /* NULL once lws has freed it */
 	enum lws_state state;
 	unsigned refs;
+	unsigned listeners_closing; /* poll handles whose close callback is still due */
 	struct scv_lws_vhost *vhosts;
 	uv_timer_t timer; /* the teardown */
 	uint64_t teardown_deadline;
@@ -212,7 +224,7 @@ on_teardown(uv_timer_t *timer)
 		lws_context_destroy(l->ctx);
 		return;
 	}
-	n = lws_handles(l);
+	n = lws_handles(l) + l->listeners_closing;
 	if (n && uv_now(l->loop) < l->teardown_deadline)
 		return;
 	if (n) {
@@ -263,6 +275,7 @@ vhost_new(struct scv_lws *l, scv_lws_cb cb, void *arg)
 	if (!v)
 		return NULL;
 	v->l = l;
+	v->listen_fd = -1;
 	v->cb = cb;
 	v->arg = arg;
 	/* kept until the context goes, whatever happens: lws may name it until then */
@@ -328,42 +341,75 @@ scv_lws_connect(struct scv_lws_vhost *v, const char *ip, int port, const char *h
 	return lws_client_connect_via_info(&i);
 }
 
+/* The listener is readable: takes the connections waiting, as lws raw sockets of v. */
+static void
+on_listen_ready(uv_poll_t *poll, int status, int events)
+{
+	struct scv_lws_vhost *v = container_of(poll, struct scv_lws_vhost, poll);
+	lws_sock_file_fd_type desc;
+
+	(void)events;
+	if (status < 0)
+		return;
+	for (int i = 0; i < ACCEPT_BURST && v->listen_fd >= 0; i++) {
+		int fd = accept4(v->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return; /* none left (or EMFILE: tried again on the next wake-up) */
+		/* the owner may refuse it before lws sees it, as lws's own filter would */
+		if (!v->cb || v->cb(v->arg, NULL, LWS_CALLBACK_FILTER_NETWORK_CONNECTION, NULL,
+		                    (void *)(intptr_t)fd, 0)) {
+			close(fd);
+			continue;
+		}
+		desc.sockfd = fd;
+		/* raw (no LWS_ADOPT_HTTP): lws's HTTP server never sees it; on failure lws
+		 * closes fd */
+		if (!lws_adopt_descriptor_vhost(v->vh, LWS_ADOPT_SOCKET, desc, PROTOCOL_NAME, NULL))
+			log_debug(NULL, "scv lws: libwebsockets did not adopt a connection");
+	}
+}
+
 int
-scv_lws_listen(struct scv_lws *l, const char *host, int port, int ipv6, scv_lws_cb cb, void *arg,
-               struct scv_lws_vhost **ret_vh, int *ret_port, char *err, size_t errlen)
+scv_lws_listen(struct scv_lws *l, int fd, scv_lws_cb cb, void *arg, struct scv_lws_vhost **ret_vh,
+               char *err, size_t errlen)
 {
 	struct lws_context_creation_info ci;
-	struct scv_lws_vhost *v;
+	struct scv_lws_vhost *v = vhost_new(l, cb, arg);
 
-	if (strlen(host) >= sizeof v->host) {
-		snprintf(err, errlen, "listen address too long");
-		return -EINVAL;
-	}
-	v = vhost_new(l, cb, arg);
 	if (!v) {
+		close(fd);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	snprintf(v->host, sizeof v->host, "%s", host);
-	vhost_info(&ci, v, "scvbridge-listen");
-	ci.port = port;
-	ci.iface = v->host; /* an address literal: lws binds exactly that */
-	ci.listen_accept_role = "raw-skt";
-	ci.listen_accept_protocol = PROTOCOL_NAME;
-	ci.options =
-	        LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG |
-	        LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND |
-	        (ipv6 ? LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE
-	              : LWS_SERVER_OPTION_DISABLE_IPV6);
+	/* the vhost listens on nothing: its sockets are the ones we accept and hand over */
+	vhost_info(&ci, v, "scvbridge-server");
+	ci.port = CONTEXT_PORT_NO_LISTEN;
 	v->vh = lws_create_vhost(l->ctx, &ci);
 	if (!v->vh) {
 		v->cb = NULL;
-		snprintf(err, errlen, "libwebsockets cannot listen on %s", host);
+		close(fd);
+		snprintf(err, errlen, "libwebsockets cannot make a server vhost");
 		return -EIO;
 	}
-	*ret_port = lws_get_vhost_listen_port(v->vh);
+	if (uv_poll_init(l->loop, &v->poll, fd) < 0) {
+		v->cb = NULL;
+		close(fd);
+		snprintf(err, errlen, "cannot watch the listening socket");
+		return -EIO;
+	}
+	v->listen_fd = fd;
+	uv_poll_start(&v->poll, UV_READABLE, on_listen_ready);
 	*ret_vh = v;
 	return 0;
+}
+
+static void
+on_listener_closed(uv_handle_t *handle)
+{
+	struct scv_lws_vhost *v = container_of((uv_poll_t *)handle, struct scv_lws_vhost, poll);
+
+	v->l->listeners_closing--;
 }
 
 void
@@ -371,4 +417,11 @@ scv_lws_vhost_close(struct scv_lws_vhost *v)
 {
 	v->cb = NULL;
 	v->arg = NULL;
+	if (v->listen_fd >= 0) {
+		/* the socket closes now (the port is free on return), its handle on the loop */
+		uv_close((uv_handle_t *)&v->poll, on_listener_closed);
+		v->l->listeners_closing++;
+		close(v->listen_fd);
+		v->listen_fd = -1;
+	}
 }

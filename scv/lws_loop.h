@@ -67,20 +67,18 @@ struct lws *scv_lws_connect(struct scv_lws_vhost *vh, const char *ip, int port, 
                             void *user);
 
 /*
- * A listener on host (an address literal: IPv6 when ipv6, IPv4 otherwise; exactly that address,
- * IPv6 only for an IPv6 one) and port (0: any free port, in *ret_port). Accepted sockets are lws
- * raw sockets of the vhost, reported to cb (first LWS_CALLBACK_FILTER_NETWORK_CONNECTION with
- * the listening wsi and the new descriptor in `in`, then LWS_CALLBACK_RAW_ADOPT...). 0, or
- * -EIO / -ENOMEM with a reason in err; lws reports no bind errno (probe first to learn it).
+ * A listener on fd, a listening TCP socket (non-blocking; taken over: closed by
+ * scv_lws_vhost_close(), or here on failure). Its connections are lws raw sockets of the
+ * vhost, reported to cb: first LWS_CALLBACK_FILTER_NETWORK_CONNECTION with no wsi and the new
+ * descriptor in `in` (non-zero refuses it: it is closed), then LWS_CALLBACK_RAW_ADOPT and the
+ * rest. 0, or -ENOMEM / -EIO with a reason in err.
  */
-int scv_lws_listen(struct scv_lws *l, const char *host, int port, int ipv6, scv_lws_cb cb,
-                   void *arg, struct scv_lws_vhost **ret_vh, int *ret_port, char *err,
-                   size_t errlen);
+int scv_lws_listen(struct scv_lws *l, int fd, scv_lws_cb cb, void *arg,
+                   struct scv_lws_vhost **ret_vh, char *err, size_t errlen);
 
 /*
- * No more callbacks for vh's sockets; a listener refuses connections from now on, and its
- * socket closes with the context (lws 4.1.6 cannot close one before). vh's sockets should be
- * closed first: any left are closed by lws as they next call back.
+ * No more callbacks for vh's sockets; a listener's socket is closed before this returns. vh's
+ * sockets should be closed first: any left are closed by lws as they next call back.
  */
 void scv_lws_vhost_close(struct scv_lws_vhost *vh);
 
