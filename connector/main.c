@@ -18,12 +18,12 @@
 #include "connector/call.h"
 #include "connector/admin.h"
 #include "connector/config.h"
+#include "connector/localapi.h"
 #include "connector/lockfile.h"
 #include "connector/log.h"
 #include "connector/notify.h"
 #include "connector/outbox.h"
 #include "connector/store.h"
-#include "scv/api.h"
 #include "scv/client.h"
 #include "scv/http.h"
 #include "sip/sip.h"
@@ -47,8 +47,8 @@ struct app {
 	struct calls *calls;
 	struct sip *sip;
 	struct store *store;
-	struct scv_api *api; /* the local HTTP API, NULL when not configured */
-	int lock;            /* held on the store for the process's life */
+	struct localapi *api; /* the local HTTP API, NULL when not configured */
+	int lock;             /* held on the store for the process's life */
 	uv_timer_t status_timer;
 	int store_ok; /* last reported */
 	enum phase phase;
@@ -158,7 +158,7 @@ start_close(struct app *app)
 	app->phase = PHASE_CLOSING;
 	uv_timer_stop(&app->timer);
 	if (app->api) {
-		scv_api_close(app->api, NULL, NULL);
+		localapi_close(app->api, NULL, NULL);
 		app->api = NULL;
 	}
 	scv_http_close(app->http, on_http_closed, app);
@@ -383,10 +383,10 @@ run(struct cfg *cfg)
 	uv_timer_start(&app.status_timer, on_status_timer, 1000, 1000);
 
 	if (cfg->http_token) {
-		static const struct scv_api_ops ops = {.ready = api_ready,
-		                                       .on_recording = api_recording};
-		r = scv_api_start(&app.loop, cfg->http_listen, cfg->http_token, &ops, &app,
-		                  &app.api, err, sizeof err);
+		static const struct localapi_ops ops = {.ready = api_ready,
+		                                        .on_recording = api_recording};
+		r = localapi_start(&app.loop, cfg->http_listen, cfg->http_token, &ops, &app,
+		                   &app.api, err, sizeof err);
 		if (r < 0) {
 			log_err(NULL, "startup: local API on %s: %s", cfg->http_listen, err);
 			sip_shutdown(app.sip);

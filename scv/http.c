@@ -15,25 +15,8 @@
  * lws as a numeric string, tried in turn; so lws's own getaddrinfo(), which blocks, returns at
  * once. Deadlines (set-up, request, idle) are ours; lws puts none on a connected raw socket.
  *
- * Why not more of libwebsockets, as found in lws 4.1.6 (Debian 12). A move to lws >= 4.4
- * should check each point again; this layering is what they forced.
- *  - Its HTTP client lets only GET/POST/PUT share a connection
- *    (lib/roles/http/client/client-handshake.c), so every PATCH — the closing update of every
- *    call — would pay a new TCP + TLS handshake; requests to one host queue behind its first
- *    active connection (no parallelism: a 300 ms Salesforce answer caps a host at ~3
- *    requests/s); errors come back as strings.
- *  - Its TLS on a raw client connection (LCCSCF_USE_SSL with method "RAW") is broken: it
- *    calls SSL_connect() before the socket is connected (EBADF, upstream issue #2916), the
- *    connect fails, and the context's connection count goes to -1, so that the teardown of a
- *    foreign-loop context never completes. Hence ssl_connection = 0 and TLS stays ours.
- *  - Built without LWS_WITH_SYS_ASYNC_DNS, it resolves names with a blocking getaddrinfo()
- *    on the loop thread: hence the numeric addresses.
- *  - When connect() fails at once (no route, say), it leaves a libuv handle on the loop for
- *    good; route_check() in http_sock.c keeps such addresses from it, with their errno.
- *  - It does not say why a connect failed later: that counts as -ECONNREFUSED (a peer that
- *    never answers is caught by our set-up deadline, 10 s, before lws's own, 20 s).
- * Owning the small HTTP/1.1 layer gives reuse for every method, a bounded pool, exact errno
- * codes and a close that completes deterministically.
+ * Why not more of libwebsockets (lws 4.1.6's HTTP client, its TLS, its resolver): see
+ * scv/LWS-NOTES.md.
  *
  * Model: each target (base URL) has a FIFO of waiting requests and a pool of at most
  * MAX_CONNS connections. A connection carries one request at a time and is kept open
@@ -48,9 +31,9 @@
  * right after (scv_http_kick(), an idle handle), so neither the user's code, nor a new
  * connection, nor a free ever runs inside libwebsockets.
  *
- * Close: requests are cancelled and every socket closed, then lws's context is torn down in
- * two steps with the loop running in between (http_sock.c); `done` runs once our handles
- * and lws's are all closed.
+ * Close: requests are cancelled and every socket closed, then the client lets go of the
+ * loop's shared lws context (lws_loop.c), which the last of its users tears down; `done`
+ * runs once our handles are closed and lws is done with us.
  *
  * This file holds the client (targets, requests, dispatch, the timer, the API);
  * http_conn.c holds one connection's life and http_sock.c its socket.
@@ -174,7 +157,7 @@ maybe_finish(struct scv_http *h)
 	void (*done)(void *);
 	void *arg;
 
-	if (!h->closing || !h->timer_closed || !h->kick_closed || h->n_conns ||
+	if (!h->closing || !h->timer_closed || !h->kick_closed || !h->lws_released || h->n_conns ||
 	    !scv_link_empty(&h->done))
 		return;
 	done = h->done_cb;
@@ -337,18 +320,6 @@ on_kick(uv_idle_t *idle)
 		}
 	}
 	scv_http_settle(h);
-}
-
-/* Once closing: polls until libwebsockets has closed its handles, then frees its context. */
-static void
-on_teardown(uv_timer_t *timer)
-{
-	struct scv_http *h = container_of(timer, struct scv_http, timer);
-
-	if (!scv_hsock_finish(h, uv_now(h->loop) >= h->teardown_deadline))
-		return;
-	uv_timer_stop(timer);
-	uv_close((uv_handle_t *)timer, on_timer_closed);
 }
 
 static void
@@ -751,9 +722,8 @@ scv_http_close(struct scv_http *http, void (*done)(void *arg), void *arg)
 		}
 	}
 	uv_close((uv_handle_t *)&http->kick, on_kick_closed);
-	/* every socket is closed: lws closes the rest; the timer now watches it do so */
-	scv_hsock_shutdown(http);
-	http->teardown_deadline = uv_now(http->loop) + LWS_TEARDOWN_MS;
-	uv_timer_start(&http->timer, on_teardown, 1, 1);
+	uv_timer_stop(&http->timer);
+	uv_close((uv_handle_t *)&http->timer, on_timer_closed);
+	scv_hsock_shutdown(http); /* every socket is closed: lws may let go of us */
 	run_completions(http);
 }

@@ -19,14 +19,14 @@ struct ssl_st;
 struct ssl_ctx_st;
 struct bio_st;
 struct lws;
-struct lws_context;
+struct scv_lws;
+struct scv_lws_vhost;
 
 #define DEFAULT_TIMEOUT_MS 10000
 #define MAX_CONNS          8     /* per target */
 #define CONNECT_TIMEOUT_MS 10000 /* TCP + TLS set-up, whether or not a request waits */
 #define IDLE_TIMEOUT_MS    30000 /* a kept connection unused this long is closed */
 #define MAX_REQUEST_BODY   (1024 * 1024)
-#define LWS_TEARDOWN_MS    2000 /* longest wait for libwebsockets to close its handles */
 
 #define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
@@ -150,16 +150,17 @@ struct scv_hconn {
 
 struct scv_http {
 	uv_loop_t *loop;
-	uv_timer_t timer;   /* every deadline; once closing, watches libwebsockets' teardown */
+	uv_timer_t timer;   /* every deadline */
 	uint64_t timer_due; /* 0: not armed */
 	uv_idle_t kick;     /* runs work that lws callbacks leave for the loop (scv_http_kick) */
 	int closing;
 	int timer_closed;
 	int kick_closed;
-	uint64_t teardown_deadline;
-	struct lws_context *lws; /* NULL once libwebsockets has freed it */
-	int lws_depth;           /* lws callbacks on the stack */
-	unsigned char *wbuf;     /* LWS_PRE + SCV_HSOCK_WRITE_CHUNK: one write to a socket */
+	int lws_released;             /* the shared lws context is done with us */
+	struct scv_lws *lws;          /* the loop's libwebsockets context (lws_loop.c) */
+	struct scv_lws_vhost *lws_vh; /* our client vhost on it */
+	int lws_depth;                /* lws callbacks on the stack */
+	unsigned char *wbuf;          /* LWS_PRE + SCV_HSOCK_WRITE_CHUNK: one write to a socket */
 	struct scv_http_target **targets;
 	size_t n_targets;
 	struct scv_http_ca **cas;
@@ -209,6 +210,5 @@ int scv_hsock_connect(struct scv_hconn *c, const struct sockaddr *sa, socklen_t 
 int scv_hsock_want_write(struct scv_hconn *c);
 void scv_hsock_kill(struct scv_hconn *c);
 void scv_hsock_shutdown(struct scv_http *h);
-int scv_hsock_finish(struct scv_http *h, int give_up);
 
 #endif

@@ -1,16 +1,10 @@
 /*
  * The HTTPS client's sockets (the layering is explained at the top of http.c): each
  * connection's TCP socket is a libwebsockets "raw" client connection on the daemon's libuv
- * loop, which libwebsockets drives as a foreign loop. lws owns the socket: connect, reads,
- * writes, close. What it carries are TLS records that http_conn.c makes and reads with
- * OpenSSL over memory BIOs; nothing here knows TLS or HTTP.
- *
- * One lws context per client. lws 4.1 tears a foreign-loop context down in two calls:
- * lws_context_destroy() once (scv_hsock_shutdown(): every socket is closed and lws starts
- * closing its own libuv handles), the loop runs until those handles are closed, then
- * lws_context_destroy() again (scv_hsock_finish()), which frees the context; lws never
- * frees it by itself on a foreign loop. Neither call may be made from inside an lws
- * callback.
+ * loop, made on the loop's shared lws context (lws_loop.c) from a client vhost of this
+ * client's. lws owns the socket: connect, reads, writes, close. What it carries are TLS
+ * records that http_conn.c makes and reads with OpenSSL over memory BIOs; nothing here knows
+ * TLS or HTTP.
  *
  * lws calls on_lws() from inside its own service. There a connection only records what
  * happened (http_conn.c); whatever may reach the user, open another socket or free a
@@ -32,18 +26,7 @@
 #include <libwebsockets.h>
 
 #include "connector/log.h"
-#include "scv/lws_log.h"
-
-#define PROTOCOL_NAME  "scvbridge-https"
-#define RX_BUFFER_SIZE (32 * 1024) /* lws reads into one buffer this size: one RAW_RX at most */
-
-static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                  size_t len);
-
-static const struct lws_protocols protocols[] = {
-        {PROTOCOL_NAME, on_lws, 0, 0, 0, NULL, 0},
-        {NULL, NULL, 0, 0, 0, NULL, 0},
-};
+#include "scv/lws_loop.h"
 
 /* lws's last word on c's socket: lws keeps the wsi a little longer, but not c. */
 static void
@@ -72,10 +55,10 @@ on_writeable(struct scv_hconn *c, struct lws *wsi)
 }
 
 static int
-on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+on_lws(void *arg, struct lws *wsi, int reason, void *user, void *in, size_t len)
 {
 	struct scv_hconn *c = user;
-	struct scv_http *h;
+	struct scv_http *h = arg;
 
 	switch (reason) {
 	case LWS_CALLBACK_RAW_CONNECTED:
@@ -90,7 +73,6 @@ on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, 
 	}
 	if (!c)
 		return 0; /* a socket we have let go of */
-	h = c->http;
 	c->in_lws = 1;
 	h->lws_depth++;
 	switch (reason) {
@@ -134,38 +116,28 @@ on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, 
 int
 scv_hsock_init(struct scv_http *h, char *err, size_t errlen)
 {
-	struct lws_context_creation_info info;
-	void *loops[1] = {h->loop};
+	int rc;
 
-	scv_lws_log_setup();
 	h->wbuf = malloc(LWS_PRE + SCV_HSOCK_WRITE_CHUNK);
 	if (!h->wbuf) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	memset(&info, 0, sizeof info);
-	info.options = LWS_SERVER_OPTION_LIBUV; /* lws loads libwebsockets-evlib_uv.so */
-	info.foreign_loops = loops;
-	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.protocols = protocols;
-	info.pt_serv_buf_size = RX_BUFFER_SIZE;
-	info.pcontext = &h->lws; /* lws sets it to NULL when it frees the context */
-	/*
-	 * Never a proxy. Left NULL, lws would take one from the environment's http_proxy and
-	 * tunnel our sockets through it; ":0" names no host at port 0, which lws takes as none.
-	 */
-	info.http_proxy_address = ":0";
-	/* no LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT: lws leaves OpenSSL alone; TLS is ours */
-	h->lws = lws_create_context(&info);
-	if (!h->lws) {
-		snprintf(err, errlen,
-		         "cannot start libwebsockets on the loop (is libwebsockets-evlib-uv "
-		         "installed?)");
-		free(h->wbuf);
-		h->wbuf = NULL;
-		return -EIO;
-	}
+	rc = scv_lws_acquire(h->loop, &h->lws, err, errlen);
+	if (rc < 0)
+		goto out_free_wbuf;
+	rc = scv_lws_client(h->lws, on_lws, h, &h->lws_vh, err, errlen);
+	if (rc < 0)
+		goto out_release;
 	return 0;
+
+out_release:
+	scv_lws_release(h->lws, NULL, NULL); /* a context made for us closes on the loop */
+	h->lws = NULL;
+out_free_wbuf:
+	free(h->wbuf);
+	h->wbuf = NULL;
+	return rc;
 }
 
 /*
@@ -200,7 +172,6 @@ int
 scv_hsock_connect(struct scv_hconn *c, const struct sockaddr *sa, socklen_t salen)
 {
 	struct scv_http *h = c->http;
-	struct lws_client_connect_info i;
 	char ip[NI_MAXHOST], port[NI_MAXSERV];
 	struct lws *wsi;
 	int rc;
@@ -214,20 +185,9 @@ scv_hsock_connect(struct scv_hconn *c, const struct sockaddr *sa, socklen_t sale
 	rc = route_check(sa, salen);
 	if (rc < 0)
 		return rc;
-	memset(&i, 0, sizeof i);
-	i.context = h->lws;
-	i.vhost = lws_get_vhost_by_name(h->lws, "default");
-	i.address = ip;
-	i.port = atoi(port);
-	i.host = c->t->host;
-	i.path = "/";
-	i.method = "RAW";
-	i.local_protocol_name = PROTOCOL_NAME;
-	i.ssl_connection = 0; /* TLS is http_conn.c's: see http.c */
-	i.userdata = c;
 	c->connecting_sync = 1;
 	c->sync_gone = 0;
-	wsi = lws_client_connect_via_info(&i);
+	wsi = scv_lws_connect(h->lws_vh, ip, atoi(port), c->t->host, c);
 	c->connecting_sync = 0;
 	if (!wsi || c->sync_gone) {
 		/* lws gave up inside the call; whatever it called back, it is done with c */
@@ -264,65 +224,33 @@ scv_hsock_kill(struct scv_hconn *c)
 	if (h->lws_depth) {
 		/* inside another socket's callback, where lws must not close this one: later */
 		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-		lws_cancel_service(h->lws);
+		lws_cancel_service(scv_lws_context(h->lws));
 		return;
 	}
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 }
 
-/* First half of the teardown: closes every socket left. Not from an lws callback. */
-void
-scv_hsock_shutdown(struct scv_http *h)
-{
-	if (h->lws)
-		lws_context_destroy(h->lws);
-}
-
-struct handle_count {
-	const void *owner;
-	unsigned n;
-};
-
 static void
-count_owned(uv_handle_t *handle, void *arg)
+on_released(void *arg)
 {
-	struct handle_count *hc = arg;
+	struct scv_http *h = arg;
 
-	if (handle->data == hc->owner)
-		hc->n++;
+	h->lws_released = 1;
+	scv_http_settle(h); /* may free h */
 }
 
 /*
- * Second half, polled from the loop after scv_hsock_shutdown(): 0 while lws still has
- * libuv handles on the loop, 1 once it has none and the context is freed. lws's libuv
- * backend sets data = the context on each of its per-context handles (its rule, in
- * lib/event-libs/libuv/private-lib-event-libs-libuv.h) and closes them only after every
- * socket's handle has closed, so none left means lws is done with the loop. give_up: stop
- * waiting (the context is then leaked rather than freed under handles lws may still call
- * back on).
+ * Lets go of libwebsockets once every socket is closed; then scv_http_settle() frees the
+ * client, once the shared context has no handle of ours left (see scv_lws_release()). Not
+ * from an lws callback.
  */
-int
-scv_hsock_finish(struct scv_http *h, int give_up)
+void
+scv_hsock_shutdown(struct scv_http *h)
 {
-	struct handle_count hc = {h->lws, 0};
+	struct scv_lws *l = h->lws;
 
-	if (!h->lws)
-		return 1;
-	uv_walk(h->loop, count_owned, &hc);
-	if (hc.n) {
-		if (!give_up)
-			return 0;
-		log_err(NULL,
-		        "scv http: libwebsockets still has %u handle(s) on the loop %d ms "
-		        "after closing; leaving them",
-		        hc.n, LWS_TEARDOWN_MS);
-		h->lws = NULL;
-		return 1;
-	}
-	lws_context_destroy(h->lws); /* frees it and sets h->lws to NULL */
-	if (h->lws) {
-		log_err(NULL, "scv http: libwebsockets did not free its context");
-		h->lws = NULL;
-	}
-	return 1;
+	scv_lws_vhost_close(h->lws_vh);
+	h->lws_vh = NULL;
+	h->lws = NULL;
+	scv_lws_release(l, on_released, h);
 }

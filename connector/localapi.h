@@ -10,7 +10,8 @@
  *                  WWW-Authenticate: Bearer); 404 unknown call; 413 body over 16 KiB; 500.
  *
  * HEAD works wherever GET does; an unknown path gets 404, a known one with the wrong method 405
- * with Allow. HTTP/1.1 with keep-alive and pipelining, one request at a time per connection.
+ * with Allow. HTTP/1.1 with keep-alive and pipelining, one request at a time per connection
+ * (the server is scv/httpd.h's).
  *
  * Plain HTTP, no TLS, on purpose: the API listens on loopback by default, where its traffic
  * never leaves the host, and its only secret is the bearer token of the one route that
@@ -24,23 +25,21 @@
  *
  * Everything runs on the loop thread; the callbacks are called from it and must not block.
  */
-#ifndef SCVB_SCV_API_H
-#define SCVB_SCV_API_H
+#ifndef SCVB_CONNECTOR_LOCALAPI_H
+#define SCVB_CONNECTOR_LOCALAPI_H
 
 #include <stddef.h>
 #include <uv.h>
 
-#define SCV_API_MAX_BODY       16384 /* 16 KiB; larger: 413 */
-#define SCV_API_MAX_CONNS      64    /* more at once: 503 */
-#define SCV_API_MAX_URL        1000  /* Salesforce's limit for recordingLocation */
-#define SCV_API_MAX_KEY        64    /* vendorCallKey: 1-64 of [A-Za-z0-9-] */
-#define SCV_API_MIN_TOKEN      16    /* shortest bearer token accepted */
-#define SCV_API_MAX_REASON     200   /* longest readiness reason sent */
-#define SCV_API_DEFAULT_LISTEN "127.0.0.1:8088"
+#define LOCALAPI_MAX_BODY       16384 /* 16 KiB; larger: 413 */
+#define LOCALAPI_MAX_CONNS      64    /* more at once: 503 */
+#define LOCALAPI_MAX_KEY        64    /* vendorCallKey: 1-64 of [A-Za-z0-9-] */
+#define LOCALAPI_MAX_REASON     200   /* longest readiness reason sent */
+#define LOCALAPI_DEFAULT_LISTEN "127.0.0.1:8088"
 
-struct scv_api;
+struct localapi;
 
-struct scv_api_ops {
+struct localapi_ops {
 	/*
 	 * Readiness. Returns 0 when ready; otherwise non-zero, having written a short reason
 	 * (NUL-terminated, at most len bytes) for the 503 answer. NULL: always ready.
@@ -48,8 +47,8 @@ struct scv_api_ops {
 	int (*ready)(char *reason, size_t len, void *arg);
 	/*
 	 * A recording for the call `key` (1-64 of [A-Za-z0-9-]) at `url` (an http(s) URL of at
-	 * most SCV_API_MAX_URL printable ASCII characters), `duration_s` seconds long or -1 when
-	 * not given. Both strings live for the call only. Returns 0 (202), -ENOENT when no such
+	 * most 1000 printable ASCII characters), `duration_s` seconds long or -1 when not
+	 * given. Both strings live for the call only. Returns 0 (202), -ENOENT when no such
 	 * call is known (404) or another negative errno (500). NULL: the route answers 404.
 	 */
 	int (*on_recording)(const char *key, const char *url, long duration_s, void *arg);
@@ -57,37 +56,36 @@ struct scv_api_ops {
 
 /*
  * Starts the API on loop, listening on `listen`, an address literal and a port:
- * "127.0.0.1:8088" or "[::1]:8088" (port 0: any free port, see scv_api_port(); NULL:
- * SCV_API_DEFAULT_LISTEN). It binds exactly that address, and nothing else. bearer_token (at
- * least SCV_API_MIN_TOKEN characters of A-Z a-z 0-9 - . _ ~ + / and trailing =) is required
- * when ops->on_recording is set, and is not kept. ops is copied; arg is passed to every
- * callback.
+ * "127.0.0.1:8088" or "[::1]:8088" (port 0: any free port, see localapi_port(); NULL:
+ * LOCALAPI_DEFAULT_LISTEN). It binds exactly that address, and nothing else. bearer_token (16
+ * to 1024 characters of A-Z a-z 0-9 - . _ ~ + / and trailing =) is required when
+ * ops->on_recording is set, and is not kept. ops is copied; arg is passed to every callback.
  *
- * Returns 0 and the server in *ret_api, or a negative errno with a reason in err: -EINVAL (bad
- * address or token), -EADDRINUSE, -EADDRNOTAVAIL, -EACCES (from bind()), -ENOMEM, -EIO
- * (libwebsockets could not start: is libwebsockets-evlib-uv installed?). On a failure after
- * libwebsockets started, which a bind race alone can cause, its handles close on the loop's
- * next turns by themselves.
+ * Returns 0 and the API in *ret_api, or a negative errno with a reason in err: -EINVAL (bad
+ * address or token), -EADDRINUSE, -EADDRNOTAVAIL, -EACCES (from bind()), -ENOMEM, -EIO (the
+ * server could not start: is libwebsockets-evlib-uv installed?). On a failure after the
+ * server's libraries started, which a bind race alone can cause, their handles close on the
+ * loop's next turns by themselves.
  */
-int scv_api_start(uv_loop_t *loop, const char *listen, const char *bearer_token,
-                  const struct scv_api_ops *ops, void *arg, struct scv_api **ret_api, char *err,
-                  size_t errlen);
+int localapi_start(uv_loop_t *loop, const char *listen, const char *bearer_token,
+                   const struct localapi_ops *ops, void *arg, struct localapi **ret_api, char *err,
+                   size_t errlen);
 
 /*
- * What scv_api_start() checks first, with no side effect (for --check): 0, or -EINVAL with a
+ * What localapi_start() checks first, with no side effect (for --check): 0, or -EINVAL with a
  * reason in err. token may be NULL when the recording route is not wanted.
  */
-int scv_api_check(const char *listen, const char *bearer_token, char *err, size_t errlen);
+int localapi_check(const char *listen, const char *bearer_token, char *err, size_t errlen);
 
 /* The port listened on (the one chosen when started with port 0). */
-int scv_api_port(const struct scv_api *api);
+int localapi_port(const struct localapi *api);
 
 /*
- * Stops listening, closes every connection and tears the server down. No callback of ops is
+ * Stops listening, closes every connection and tears the API down. No callback of ops is
  * made once this has been called, and it may be called from one of them. `done` (may be NULL)
- * runs on the loop once every libuv handle the server used is closed, libwebsockets' included,
- * so that the loop's owner may then uv_loop_close() it; the server is freed before `done`.
+ * runs on the loop once the server's handles are closed (see scv_httpd_close()); the API is
+ * freed before `done`.
  */
-void scv_api_close(struct scv_api *api, void (*done)(void *arg), void *arg);
+void localapi_close(struct localapi *api, void (*done)(void *arg), void *arg);
 
 #endif

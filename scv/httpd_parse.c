@@ -1,9 +1,9 @@
 /*
- * The local API's HTTP/1.1 text (see api.c): the bounded parser of a request head, and the
+ * The HTTP server's text (see httpd.c): the bounded parser of a request head, and the
  * answers' status lines, header fields and JSON strings. Nothing here reads a socket or keeps
  * state; what a parsed request points to stays in the caller's buffer.
  */
-#include "scv/api_int.h"
+#include "scv/httpd_int.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -19,9 +19,9 @@ is_tchar(unsigned char ch)
 	return isalnum(ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
-/* The length of the request head at the start of buf (through its empty line), or 0. */
+/* See httpd_int.h. */
 size_t
-scv_api_head_end(const char *buf, size_t len)
+scv_httpd_head_end(const char *buf, size_t len)
 {
 	for (size_t i = 0; i + 1 < len; i++) {
 		if (buf[i] != '\n')
@@ -59,7 +59,8 @@ has_ctl(const char *s)
 
 /* Fills q from one header field; 0 or the status to answer with, and why. */
 static int
-parse_field(struct scv_api_req *q, const char *name, char *value, const char **ret_why)
+parse_field(struct scv_httpd_req *q, size_t max_body, const char *name, char *value,
+            const char **ret_why)
 {
 	if (!strcasecmp(name, "Content-Length")) {
 		size_t n = strspn(value, "0123456789");
@@ -68,9 +69,9 @@ parse_field(struct scv_api_req *q, const char *name, char *value, const char **r
 			*ret_why = "bad or repeated Content-Length";
 			return 400;
 		}
-		q->content_length = n > 9 ? SCV_API_MAX_BODY + 1 : strtol(value, NULL, 10);
-		if (q->content_length > SCV_API_MAX_BODY)
-			q->content_length = SCV_API_MAX_BODY + 1;
+		q->content_length = n > 9 ? (long)max_body + 1 : strtol(value, NULL, 10);
+		if (q->content_length > (long)max_body)
+			q->content_length = (long)max_body + 1;
 	} else if (!strcasecmp(name, "Transfer-Encoding")) {
 		q->has_te = 1;
 	} else if (!strcasecmp(name, "Host")) {
@@ -105,12 +106,10 @@ parse_field(struct scv_api_req *q, const char *name, char *value, const char **r
 	return 0;
 }
 
-/*
- * Parses the request head buf[0..len), which ends with its empty line, into q; what q points
- * to stays in buf, NUL-terminated in place. Returns 0, or the status to answer with and why.
- */
+/* See httpd_int.h. */
 int
-scv_api_parse_head(char *buf, size_t len, struct scv_api_req *q, const char **ret_why)
+scv_httpd_parse_head(char *buf, size_t len, size_t max_body, struct scv_httpd_req *q,
+                     const char **ret_why)
 {
 	char *p = buf, *line, *sp, *version;
 	unsigned n_fields = 0;
@@ -158,8 +157,8 @@ scv_api_parse_head(char *buf, size_t len, struct scv_api_req *q, const char **re
 	while (*(line = take_line(&p))) {
 		char *colon, *value, *end;
 
-		if (++n_fields > MAX_HEADERS) {
-			*ret_why = "more than " STR(MAX_HEADERS) " header fields";
+		if (++n_fields > SCV_HTTPD_MAX_FIELDS) {
+			*ret_why = "more than " STR(SCV_HTTPD_MAX_FIELDS) " header fields";
 			return 431;
 		}
 		colon = strchr(line, ':');
@@ -177,7 +176,9 @@ scv_api_parse_head(char *buf, size_t len, struct scv_api_req *q, const char **re
 		end = value + strlen(value);
 		while (end > value && (end[-1] == ' ' || end[-1] == '\t'))
 			*--end = '\0';
-		status = parse_field(q, line, value, ret_why);
+		q->fields[q->n_fields].name = line;
+		q->fields[q->n_fields++].value = value;
+		status = parse_field(q, max_body, line, value, ret_why);
 		if (status)
 			return status;
 	}
@@ -197,7 +198,7 @@ scv_api_parse_head(char *buf, size_t len, struct scv_api_req *q, const char **re
 /* s as the inside of a JSON string, cut to fit cap (>= 8): quotes, backslashes and control
  * characters escaped, bytes outside ASCII as '?' (a cut never splits a sequence). */
 void
-scv_api_json_escape(char *out, size_t cap, const char *s)
+scv_httpd_json_escape(char *out, size_t cap, const char *s)
 {
 	size_t n = 0;
 
@@ -221,6 +222,7 @@ static const struct {
 	const char *text;
 } status_texts[] = {
         {100, "Continue"},
+        {101, "Switching Protocols"},
         {200, "OK"},
         {202, "Accepted"},
         {400, "Bad Request"},
@@ -246,28 +248,38 @@ status_text(int status)
 	return "Error";
 }
 
-/*
- * Writes the answer into out (cap bytes): the status line, our header fields, extra (more
- * header lines, each ending CRLF; may be NULL), "Connection: close" when *close_after is set,
- * and body (a JSON text) unless head_only, though its Content-Length is given either way.
- * Returns its length. An answer that does not fit becomes a bare 500 and sets *close_after.
- */
+/* See httpd_int.h. */
 size_t
-scv_api_format_response(char *out, size_t cap, int status, const char *extra, const char *body,
-                        int head_only, int *close_after)
+scv_httpd_format_response(char *out, size_t cap, int status, const char *extra, const char *body,
+                          int head_only, int *close_after)
 {
 	int n;
 
-	n = snprintf(out, cap,
-	             "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-	             "Cache-Control: no-store\r\n%s%s\r\n%s",
-	             status, status_text(status), strlen(body), extra ? extra : "",
-	             *close_after ? "Connection: close\r\n" : "", head_only ? "" : body);
-	if (n < 0 || (size_t)n >= cap) { /* bodies are bounded: cannot happen */
+	if (status < 200) /* interim or 101: no body, no framing */
+		n = snprintf(out, cap, "HTTP/1.1 %d %s\r\n%s\r\n", status, status_text(status),
+		             extra ? extra : "");
+	else
+		n = snprintf(out, cap,
+		             "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: "
+		             "%zu\r\n"
+		             "Cache-Control: no-store\r\n%s%s\r\n%s",
+		             status, status_text(status), strlen(body), extra ? extra : "",
+		             *close_after ? "Connection: close\r\n" : "", head_only ? "" : body);
+	if (n < 0 || (size_t)n >= cap) { /* the caller sizes out for it: cannot happen */
 		*close_after = 1;
 		n = snprintf(out, cap,
 		             "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0"
 		             "\r\nConnection: close\r\n\r\n");
 	}
 	return (size_t)n;
+}
+
+/* See httpd.h. */
+const char *
+scv_httpd_field(const struct scv_httpd_req *q, const char *name)
+{
+	for (unsigned i = 0; i < q->n_fields; i++)
+		if (!strcasecmp(q->fields[i].name, name))
+			return q->fields[i].value;
+	return NULL;
 }
