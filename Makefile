@@ -14,7 +14,8 @@ PKGS      := libuv sofia-sip-ua libwebsockets jansson openssl sqlite3
 # Debian packages the build, the tests, the demo and `make format-check` need.
 DEB_PKGS  := gcc make pkg-config libuv1-dev libsofia-sip-ua-dev libwebsockets-dev \
              libwebsockets-evlib-uv libjansson-dev libssl-dev libsqlite3-dev sqlite3 \
-             sip-tester openssl curl jq procps clang-format chromium nodejs libnss3-tools
+             libwslay-dev sip-tester openssl curl jq procps clang-format chromium nodejs \
+             libnss3-tools
 # Extra Debian packages for `make bench`: the Kamailio baseline, the capture that times the
 # INVITEs on loopback, and the chart.
 BENCH_PKGS := kamailio tshark gnuplot-nox
@@ -39,7 +40,10 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-protot
            -Wno-missing-field-initializers -fno-strict-aliasing -I. \
            -DSCVB_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
-LDLIBS  += $(PKG_LIBS) -lm
+# Debian 12's libwslay-dev ships no pkg-config file (pkg-config --libs libwslay fails, and one
+# missing name empties the whole pkg-config answer), so wslay is linked by name; its header is
+# in /usr/include.
+LDLIBS  += $(PKG_LIBS) -lwslay -lm
 
 # pkg-config flags are expanded lazily (=), after `deps` has installed what was missing.
 
