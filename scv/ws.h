@@ -83,9 +83,13 @@ struct scv_ws_config {
 /*
  * OPEN: messages flow. CLOSING: our close frame went out, the peer's is awaited (at most
  * close_timeout_ms). CLOSED: the close handshake is over or the connection was failed with a
- * close frame: write what scv_ws_conn_take_output() still gives, then close the transport.
- * ABORTED: close the transport now, unwritten bytes are dropped (peer gone, pong or close
- * timeout, send queue over its bound).
+ * close frame: write what scv_ws_conn_take_output() still gives; once scv_ws_conn_pending()
+ * is 0, shut down the write side and discard input until the peer's EOF or close_timeout_ms,
+ * then close (closing with unread input, say the rest of an oversized frame, makes the kernel
+ * send a reset that can destroy the close frame before the peer reads it). If the peer does
+ * not take our last bytes within close_timeout_ms, the tick moves on to ABORTED. ABORTED:
+ * close the transport now, unwritten bytes are dropped (peer gone, pong or close timeout,
+ * send queue over its bound).
  */
 enum scv_ws_state {
 	SCV_WS_OPEN = 0,
