@@ -14,7 +14,8 @@ PKGS      := libuv sofia-sip-ua libwebsockets jansson openssl sqlite3
 # Debian packages the build, the tests, the demo and `make format-check` need.
 DEB_PKGS  := gcc make pkg-config libuv1-dev libsofia-sip-ua-dev libwebsockets-dev \
              libwebsockets-evlib-uv libjansson-dev libssl-dev libsqlite3-dev sqlite3 \
-             sip-tester openssl curl jq procps clang-format chromium nodejs libnss3-tools
+             libwslay-dev sip-tester openssl curl jq procps clang-format chromium nodejs \
+             libnss3-tools python3-websockets
 # Extra Debian packages for `make bench`: the Kamailio baseline, the capture that times the
 # INVITEs on loopback, and the chart.
 BENCH_PKGS := kamailio tshark gnuplot-nox
@@ -39,7 +40,10 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-protot
            -Wno-missing-field-initializers -fno-strict-aliasing -I. \
            -DSCVB_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
-LDLIBS  += $(PKG_LIBS) -lm
+# Debian 12's libwslay-dev ships no pkg-config file (pkg-config --libs libwslay fails, and one
+# missing name empties the whole pkg-config answer), so wslay is linked by name; its header is
+# in /usr/include.
+LDLIBS  += $(PKG_LIBS) -lwslay -lm
 
 # pkg-config flags are expanded lazily (=), after `deps` has installed what was missing.
 
@@ -51,6 +55,9 @@ EMU_SRCS  := $(wildcard tests/emulator/*.c)
 EMU_OBJS  := $(EMU_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*/*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+# The WebSocket test server (scv/ws.c on a loopback socket) that tests/integration/ws_test.sh
+# drives with independent clients.
+WS_SERVER := $(BUILD)/tests/ws-server
 
 .PHONY: all deps bench-deps check unit integration demo bench clean format format-check web
 
@@ -101,6 +108,10 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libscvbridge.a tests/unit/test.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(BUILD)/libscvbridge.a $(LDLIBS)
 
+$(WS_SERVER): tests/ws_server/ws_server.c $(BUILD)/libscvbridge.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(BUILD)/libscvbridge.a $(LDLIBS)
+
 # The browser connector: npm ci from the lockfile (into scv/web/node_modules, ignored by git;
 # no install scripts), then esbuild. Always build/web, whatever SANITIZE says: it is not C.
 # npm comes with Debian's nodejs only as the separate npm package, and conflicts with
@@ -120,10 +131,10 @@ $(WEB_OUT)/connector.js: $(WEB_MODULES) $(WEB_SRCS)
 
 unit: all $(UNIT_BINS)
 
-check: all web $(UNIT_BINS)
+check: all web $(UNIT_BINS) $(WS_SERVER)
 	@BUILD_DIR=$(BUILD) SANITIZE=$(SANITIZE) bash tests/run.sh
 
-integration: all
+integration: all $(WS_SERVER)
 	@BUILD_DIR=$(BUILD) SANITIZE=$(SANITIZE) bash tests/run.sh integration
 
 demo: all
@@ -145,4 +156,5 @@ format-check:
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(EMU_OBJS:.o=.d) $(BUILD)/obj/connector/main.d $(UNIT_BINS:=.d)
+-include $(LIB_OBJS:.o=.d) $(EMU_OBJS:.o=.d) $(BUILD)/obj/connector/main.d $(UNIT_BINS:=.d) \
+         $(WS_SERVER).d
