@@ -252,7 +252,8 @@ call_on_refer(struct calls *calls, struct call *call, const struct sip_event *ev
 	fwd = (struct sip_forward){.target_uri = ev->value,
 	                           .extra_headers = headers,
 	                           .ring_timeout_ms = call->cc->ring_timeout_ms,
-	                           .recording_header = call->cc->recording_header};
+	                           .recording_header = call->cc->recording_header,
+	                           .vendor_call_key = call->xfer_key};
 	r = sip_transfer(calls->sip, call->sip_id, &fwd);
 	if (r < 0) {
 		log_err(call->key, "call: cannot start the transfer: %s", strerror(-r));

@@ -35,7 +35,8 @@ forward_to(struct calls *calls, struct call *call, const char *target)
 	fwd = (struct sip_forward){.target_uri = target,
 	                           .extra_headers = headers,
 	                           .ring_timeout_ms = call->cc->ring_timeout_ms,
-	                           .recording_header = call->cc->recording_header};
+	                           .recording_header = call->cc->recording_header,
+	                           .vendor_call_key = call->key};
 	r = sip_forward(calls->sip, call->sip_id, &fwd);
 	if (r < 0)
 		log_err(call->key, "call: cannot forward: %s", strerror(-r));
