@@ -20,7 +20,7 @@
 
 #define ANONYMOUS_CALLER "anonymous"
 
-static const char *const state_names[] = {"routing", "ringing", "answered", "ended"};
+static const char *const state_names[] = {"routing", "ringing", "answered", "report_wait", "ended"};
 
 /* ---- table --------------------------------------------------------------------------- */
 
@@ -248,7 +248,7 @@ on_incoming(struct calls *calls, struct sip_event *ev)
 	call->sip_call_id = ev->sip_call_id ? strdup(ev->sip_call_id) : NULL;
 	call->cc = cc;
 	call->cc_index = index;
-	call->omni = cc->routing_mode == CFG_ROUTING_OMNI;
+	call->route = cc->routing_mode == CFG_ROUTING_OMNI ? CALL_RT_OMNI_WAIT : CALL_RT_STATIC;
 	snprintf(call->to, sizeof call->to, "%s", to);
 	call->start_us = ev->ts_us;
 	call->state = CALL_ST_ROUTING;
@@ -365,14 +365,14 @@ calls_on_outbox_result(const struct outbox_result *res, void *arg)
 		call = calls ? call_find_key(calls, res->call_key) : NULL;
 		if (call) {
 			snprintf(call->voice_call_id, sizeof call->voice_call_id, "%s", id);
-			if (call->omni && !call->forwarded && call->timer)
+			if (call->route == CALL_RT_OMNI_WAIT && call->timer)
 				call_omni_ask(calls, call);
 		}
 		free(id);
 	} else if (res->kind == SCV_REQ_CREATE) {
 		/* refused for good: Omni-Channel cannot route a call Salesforce does not have */
 		call = calls ? call_find_key(calls, res->call_key) : NULL;
-		if (call && call->omni)
+		if (call)
 			call_omni_fallback(calls, call, "the VoiceCall create was refused");
 	} else if (res->kind == SCV_REQ_UPDATE && res->accepted) {
 		log_info(res->call_key, "salesforce: VoiceCall closed");
