@@ -58,6 +58,19 @@ call_find_key(struct calls *calls, const char *key)
 	return NULL;
 }
 
+/* Frees what the call owns. Its timer is freed in its close callback, on the loop's next turn. */
+static void
+call_free(struct call *call)
+{
+	free(call->sip_call_id);
+	free(call->rec_url);
+	free(call->rep_url);
+	for (size_t i = 0; i < call->n_attrs; i++)
+		free(call->attr_values[i]);
+	call_timer_stop(call);
+	free(call);
+}
+
 void
 call_remove(struct calls *calls, struct call *call)
 {
@@ -73,13 +86,7 @@ call_remove(struct calls *calls, struct call *call)
 			break;
 		}
 	}
-	free(call->sip_call_id);
-	free(call->rec_url);
-	free(call->rep_url);
-	for (size_t i = 0; i < call->n_attrs; i++)
-		free(call->attr_values[i]);
-	call_timer_stop(call);
-	free(call);
+	call_free(call);
 	calls->n_active--;
 	if (calls->n_active == 0 && calls->idle_cb) {
 		void (*cb)(void *) = calls->idle_cb;
@@ -446,7 +453,7 @@ calls_free(struct calls *calls)
 			struct call *c = calls->buckets[i];
 			calls->buckets[i] = c->hnext;
 			log_err(c->key, "call: still up at exit; its VoiceCall stays open");
-			free(c);
+			call_free(c);
 		}
 	}
 	free(calls);
