@@ -20,7 +20,7 @@
 
 #define ANONYMOUS_CALLER "anonymous"
 
-static const char *const state_names[] = {"routing", "ringing", "answered", "ended"};
+static const char *const state_names[] = {"routing", "ringing", "answered", "report_wait", "ended"};
 
 /* ---- table --------------------------------------------------------------------------- */
 
@@ -58,6 +58,19 @@ call_find_key(struct calls *calls, const char *key)
 	return NULL;
 }
 
+/* Frees what the call owns. Its timer is freed in its close callback, on the loop's next turn. */
+static void
+call_free(struct call *call)
+{
+	free(call->sip_call_id);
+	free(call->rec_url);
+	free(call->rep_url);
+	for (size_t i = 0; i < call->n_attrs; i++)
+		free(call->attr_values[i]);
+	call_timer_stop(call);
+	free(call);
+}
+
 void
 call_remove(struct calls *calls, struct call *call)
 {
@@ -73,13 +86,7 @@ call_remove(struct calls *calls, struct call *call)
 			break;
 		}
 	}
-	free(call->sip_call_id);
-	free(call->rec_url);
-	free(call->rep_url);
-	for (size_t i = 0; i < call->n_attrs; i++)
-		free(call->attr_values[i]);
-	call_timer_stop(call);
-	free(call);
+	call_free(call);
 	calls->n_active--;
 	if (calls->n_active == 0 && calls->idle_cb) {
 		void (*cb)(void *) = calls->idle_cb;
@@ -248,7 +255,7 @@ on_incoming(struct calls *calls, struct sip_event *ev)
 	call->sip_call_id = ev->sip_call_id ? strdup(ev->sip_call_id) : NULL;
 	call->cc = cc;
 	call->cc_index = index;
-	call->omni = cc->routing_mode == CFG_ROUTING_OMNI;
+	call->route = cc->routing_mode == CFG_ROUTING_OMNI ? CALL_RT_OMNI_WAIT : CALL_RT_STATIC;
 	snprintf(call->to, sizeof call->to, "%s", to);
 	call->start_us = ev->ts_us;
 	call->state = CALL_ST_ROUTING;
@@ -365,14 +372,14 @@ calls_on_outbox_result(const struct outbox_result *res, void *arg)
 		call = calls ? call_find_key(calls, res->call_key) : NULL;
 		if (call) {
 			snprintf(call->voice_call_id, sizeof call->voice_call_id, "%s", id);
-			if (call->omni && !call->forwarded && call->timer)
+			if (call->route == CALL_RT_OMNI_WAIT && call->timer)
 				call_omni_ask(calls, call);
 		}
 		free(id);
 	} else if (res->kind == SCV_REQ_CREATE) {
 		/* refused for good: Omni-Channel cannot route a call Salesforce does not have */
 		call = calls ? call_find_key(calls, res->call_key) : NULL;
-		if (call && call->omni)
+		if (call)
 			call_omni_fallback(calls, call, "the VoiceCall create was refused");
 	} else if (res->kind == SCV_REQ_UPDATE && res->accepted) {
 		log_info(res->call_key, "salesforce: VoiceCall closed");
@@ -446,7 +453,7 @@ calls_free(struct calls *calls)
 			struct call *c = calls->buckets[i];
 			calls->buckets[i] = c->hnext;
 			log_err(c->key, "call: still up at exit; its VoiceCall stays open");
-			free(c);
+			call_free(c);
 		}
 	}
 	free(calls);

@@ -45,6 +45,10 @@ void calls_when_idle(struct calls *calls, void (*cb)(void *arg), void *arg);
 /* From now on every new SIP_EV_STOPPED is passed to cb. */
 void calls_on_sip_stopped(struct calls *calls, void (*cb)(void *arg), void *arg);
 
+/*
+ * Frees the table and every call still up (their VoiceCalls stay open until the next start
+ * closes them). Their timers close on the loop: run it once more before uv_loop_close().
+ */
 void calls_free(struct calls *calls);
 
 /*

@@ -184,7 +184,7 @@ submit_close(struct calls *calls, struct call *call, int64_t end_us, const char 
 		log_err(call->key, "call: cannot build the closing update (out of memory)");
 		return;
 	}
-	if (call->omni_routed && !call->answer_us) {
+	if (call_omni_routed(call) && !call->answer_us) {
 		/* missed or abandoned after Omni-Channel routed it: clear the pending routing */
 		if (scv_client_clear_routing_req(client, call->key, &clear) == 0)
 			outbox_submit(calls->outbox, call->cc_index, call->key, &clear);
@@ -196,15 +196,23 @@ submit_close(struct calls *calls, struct call *call, int64_t end_us, const char 
 	outbox_call_ended(calls->outbox, call->key);
 }
 
+/* The wait for a recorder's report is over (report, deadline or shutdown): the update goes. */
 static void
-on_report_deadline(struct calls *calls, struct call *call)
+end_report_wait(struct calls *calls, struct call *call)
 {
 	call_timer_stop(call);
-	log_info(call->key, "call: no recording report within %u ms",
-	         call->cc->recording_report_wait_ms);
+	call_enter_state(call, CALL_ST_ENDED);
 	submit_close(calls, call, call->end_us, call->end_reason, call->end_is_error,
 	             call->end_status);
 	call_remove(calls, call);
+}
+
+static void
+on_report_deadline(struct calls *calls, struct call *call)
+{
+	log_info(call->key, "call: no recording report within %u ms",
+	         call->cc->recording_report_wait_ms);
+	end_report_wait(calls, call);
 }
 
 /* 1 when the call can go now; 0 when it waits for a recorder's report (recording.report_wait_ms). */
@@ -214,7 +222,6 @@ call_on_ended(struct calls *calls, struct call *call, const struct sip_event *ev
 	const char *reason;
 	int is_error;
 
-	call_enter_state(call, CALL_ST_ENDED);
 	call_timer_stop(call);
 	call_disconnect_reason(ev->cause, &reason, &is_error);
 	if (call->answer_us && !call->rec_url && !call->rep_url &&
@@ -224,9 +231,12 @@ call_on_ended(struct calls *calls, struct call *call, const struct sip_event *ev
 		call->end_is_error = is_error;
 		call->end_status = ev->status;
 		if (call_timer_start(calls, call, call->cc->recording_report_wait_ms,
-		                     on_report_deadline) == 0)
+		                     on_report_deadline) == 0) {
+			call_enter_state(call, CALL_ST_REPORT_WAIT);
 			return 0;
+		}
 	}
+	call_enter_state(call, CALL_ST_ENDED);
 	submit_close(calls, call, ev->ts_us, reason, is_error, ev->status);
 	return 1;
 }
@@ -252,7 +262,8 @@ call_on_refer(struct calls *calls, struct call *call, const struct sip_event *ev
 	fwd = (struct sip_forward){.target_uri = ev->value,
 	                           .extra_headers = headers,
 	                           .ring_timeout_ms = call->cc->ring_timeout_ms,
-	                           .recording_header = call->cc->recording_header};
+	                           .recording_header = call->cc->recording_header,
+	                           .vendor_call_key = call->xfer_key};
 	r = sip_transfer(calls->sip, call->sip_id, &fwd);
 	if (r < 0) {
 		log_err(call->key, "call: cannot start the transfer: %s", strerror(-r));
@@ -314,13 +325,8 @@ calls_recording_report(struct calls *calls, const char *key, const char *url, lo
 	call->rep_url = copy;
 	call->rep_duration_s = duration_s;
 	log_info(call->key, "call: the recorder reported the recording (%ld s)", duration_s);
-	if (call->state == CALL_ST_ENDED && call->timer) {
-		/* the closing update was waiting for this */
-		call_timer_stop(call);
-		submit_close(calls, call, call->end_us, call->end_reason, call->end_is_error,
-		             call->end_status);
-		call_remove(calls, call);
-	}
+	if (call->state == CALL_ST_REPORT_WAIT)
+		end_report_wait(calls, call); /* the closing update was waiting for this */
 	return 0;
 }
 
@@ -331,7 +337,7 @@ calls_flush(struct calls *calls)
 		struct call *c = calls->buckets[i];
 		while (c) {
 			struct call *next = c->hnext;
-			if (c->state == CALL_ST_ENDED && c->timer)
+			if (c->state == CALL_ST_REPORT_WAIT)
 				on_report_deadline(calls, c);
 			c = next;
 		}

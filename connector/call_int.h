@@ -18,11 +18,24 @@ struct call_timer; /* call_route.c */
 
 #define CALL_BUCKETS 4096
 
+/* Changed by call_enter_state() only (it logs old -> new). */
 enum call_state {
 	CALL_ST_ROUTING = 0, /* INVITE in; forwarded or refused at once */
 	CALL_ST_RINGING,     /* agent-leg INVITE out */
 	CALL_ST_ANSWERED,    /* agent side answered */
-	CALL_ST_ENDED,
+	/* SIP ended it; the closing update waits for a recorder's report (call->timer runs) */
+	CALL_ST_REPORT_WAIT,
+	CALL_ST_ENDED, /* the closing update is submitted */
+};
+
+/* How the call finds its agent side. Changed in call_route.c only (logged old -> new). */
+enum call_route {
+	CALL_RT_STATIC = 0, /* forward_to, once the call is on disk */
+	CALL_RT_OMNI_WAIT, /* Omni-Channel mode: omniFlow not asked yet (waits for the VoiceCall) */
+	CALL_RT_OMNI_ASKED,    /* omniFlow sent; the routing deadline runs */
+	CALL_RT_OMNI_ANSWERED, /* omniFlow answered 2xx: Omni-Channel holds routing to clear */
+	CALL_RT_FORWARDED,     /* the agent-leg INVITE was asked for */
+	CALL_RT_OMNI_ROUTED,   /* forwarded after omniFlow answered 2xx: routing to clear */
 };
 
 struct call {
@@ -41,7 +54,7 @@ struct call {
 	char *rec_url;       /* named by the agent side (recording.header), malloc'd */
 	char *rep_url;       /* reported by the recorder through the local API, malloc'd */
 	long rep_duration_s; /* its duration, -1 when not given */
-	/* an ended call waiting for a recording report keeps how it ended */
+	/* a call in CALL_ST_REPORT_WAIT keeps how it ended */
 	const char *end_reason;
 	int end_is_error, end_status;
 	char to[32];      /* the dialled number, E.164 */
@@ -53,11 +66,7 @@ struct call {
 	/* transfer */
 	char xfer_key[UUID_STR_LEN];   /* the target leg's vendorCallKey while a transfer runs */
 	char parent_key[UUID_STR_LEN]; /* the leg this one was transferred from, "" for the first */
-	/* routing */
-	int forwarded;            /* the agent-leg INVITE was asked for */
-	int omni;                 /* this call asks Omni-Channel where to ring */
-	int omni_asked;           /* omniFlow sent */
-	int omni_routed;          /* omniFlow answered 2xx: routing exists to clear */
+	enum call_route route;
 	struct call_timer *timer; /* routing deadline or report wait, NULL when none */
 	struct call *hnext;       /* by sip_id */
 	struct call *knext;       /* by key */
@@ -90,6 +99,8 @@ void call_enter_state(struct call *call, enum call_state state);
 void call_submit_create(struct calls *calls, struct call *call);
 
 /* call_route.c */
+/* 1 when Omni-Channel routed the call (omniFlow answered 2xx): its routing is to clear. */
+int call_omni_routed(const struct call *call);
 /* outbox_after_commit callback (arg: the struct calls): the new call is on disk, route it. */
 void call_after_durable(void *arg, uint64_t sip_id);
 /* The VoiceCall exists: ask Omni-Channel where to ring (once). */

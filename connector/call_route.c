@@ -19,6 +19,36 @@
 
 /* ---- routing ------------------------------------------------------------------------ */
 
+static const char *const route_names[] = {"static",        "omni_wait", "omni_asked",
+                                          "omni_answered", "forwarded", "omni_routed"};
+
+static void
+route_enter(struct call *call, enum call_route route)
+{
+	log_debug(call->key, "routing: %s -> %s", route_names[call->route], route_names[route]);
+	call->route = route;
+}
+
+static int
+forwarded(const struct call *call)
+{
+	return call->route == CALL_RT_FORWARDED || call->route == CALL_RT_OMNI_ROUTED;
+}
+
+/* Omni-Channel mode, and nothing forwarded yet. */
+static int
+omni_pending(const struct call *call)
+{
+	return call->route == CALL_RT_OMNI_WAIT || call->route == CALL_RT_OMNI_ASKED ||
+	       call->route == CALL_RT_OMNI_ANSWERED;
+}
+
+int
+call_omni_routed(const struct call *call)
+{
+	return call->route == CALL_RT_OMNI_ANSWERED || call->route == CALL_RT_OMNI_ROUTED;
+}
+
 static void
 forward_to(struct calls *calls, struct call *call, const char *target)
 {
@@ -27,15 +57,17 @@ forward_to(struct calls *calls, struct call *call, const char *target)
 	struct sip_forward fwd;
 	int r;
 
-	if (call->forwarded || call->state != CALL_ST_ROUTING || !calls->sip)
+	if (forwarded(call) || call->state != CALL_ST_ROUTING || !calls->sip)
 		return;
-	call->forwarded = 1;
+	route_enter(call,
+	            call->route == CALL_RT_OMNI_ANSWERED ? CALL_RT_OMNI_ROUTED : CALL_RT_FORWARDED);
 	call_timer_stop(call);
 	snprintf(header, sizeof header, "X-Vendor-Call-Key: %s", call->key);
 	fwd = (struct sip_forward){.target_uri = target,
 	                           .extra_headers = headers,
 	                           .ring_timeout_ms = call->cc->ring_timeout_ms,
-	                           .recording_header = call->cc->recording_header};
+	                           .recording_header = call->cc->recording_header,
+	                           .vendor_call_key = call->key};
 	r = sip_forward(calls->sip, call->sip_id, &fwd);
 	if (r < 0)
 		log_err(call->key, "call: cannot forward: %s", strerror(-r));
@@ -53,7 +85,7 @@ ms_since_start(const struct call *call)
 void
 call_omni_fallback(struct calls *calls, struct call *call, const char *why)
 {
-	if (call->forwarded)
+	if (!omni_pending(call))
 		return;
 	log_warn(call->key, "routing: %s after %lld ms; ringing forward_to", why,
 	         ms_since_start(call));
@@ -78,7 +110,7 @@ on_omni_reply(void *arg, uint64_t sip_id, int status, const char *body, size_t l
 	char *agent = NULL, *queue = NULL, why[64];
 	const char *target;
 
-	if (!call || call->forwarded || call->state != CALL_ST_ROUTING)
+	if (!call || call->route != CALL_RT_OMNI_ASKED || call->state != CALL_ST_ROUTING)
 		return; /* decided already (deadline), or the caller went away */
 	cc = call->cc;
 	if (status < 200 || status >= 300) {
@@ -87,7 +119,7 @@ on_omni_reply(void *arg, uint64_t sip_id, int status, const char *body, size_t l
 		call_omni_fallback(calls, call, why);
 		return;
 	}
-	call->omni_routed = 1;
+	route_enter(call, CALL_RT_OMNI_ANSWERED);
 	if (scv_parse_omniflow_response(body, len, &agent, &queue) < 0) {
 		call_omni_fallback(calls, call, "omniFlow answer unreadable");
 		return;
@@ -119,9 +151,9 @@ call_omni_ask(struct calls *calls, struct call *call)
 	struct scv_req req;
 	int r;
 
-	if (call->omni_asked || call->forwarded)
+	if (call->route != CALL_RT_OMNI_WAIT)
 		return;
-	call->omni_asked = 1;
+	route_enter(call, CALL_RT_OMNI_ASKED);
 	if (left < 50) {
 		call_omni_fallback(calls, call, "no time left for omniFlow");
 		return;
@@ -204,7 +236,7 @@ static void
 on_omni_deadline(struct calls *calls, struct call *call)
 {
 	call_timer_stop(call);
-	if (!call->forwarded && call->state == CALL_ST_ROUTING)
+	if (call->state == CALL_ST_ROUTING)
 		call_omni_fallback(calls, call, "Omni-Channel gave no usable answer in time");
 }
 
@@ -217,7 +249,7 @@ call_after_durable(void *arg, uint64_t sip_id)
 
 	if (!call || call->state != CALL_ST_ROUTING || !calls->sip)
 		return; /* the caller went away meanwhile */
-	if (!call->omni) {
+	if (call->route == CALL_RT_STATIC) {
 		forward_to(calls, call, call->cc->forward_to);
 		return;
 	}

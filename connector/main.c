@@ -5,6 +5,8 @@
  * end; the rest are hung up (their VoiceCalls closed as TELECOM_PROBLEM); the SIP thread stops;
  * the outbox gets drain_timeout_ms to deliver what is queued; then everything closes and the
  * process exits 0. A second signal skips the grace period.
+ *
+ * Every way out of run() (that shutdown, a start-up failure) ends in the one teardown().
  */
 #include <errno.h>
 #include <getopt.h>
@@ -114,20 +116,58 @@ on_close_walk(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+/*
+ * The one teardown, after uv_run() has returned (or before it ever ran): each piece that exists
+ * is closed once, users before what they use, and the loop then runs until the last handle's
+ * close callback has freed what it held. The SIP thread is not stopped here: the shutdown
+ * phases did that (or a start-up failure never started it).
+ */
 static void
-on_http_closed(void *arg)
+teardown(struct app *app)
 {
-	struct app *app = arg;
-
-	app->http = NULL;
+	app->phase = PHASE_CLOSING;
+	/* recorders' reports reach the calls: no more of them */
+	if (app->api) {
+		localapi_close(app->api, NULL, NULL);
+		app->api = NULL;
+	}
+	/* pending requests complete now, cancelled, into the outbox and the calls */
+	if (app->http) {
+		scv_http_close(app->http, NULL, NULL);
+		app->http = NULL;
+	}
 	outbox_free(app->outbox);
 	app->outbox = NULL;
+	/* after the outbox, which sends through them */
 	clients_free(app);
-	/* the signal handlers and our timer are the only handles left */
+	if (app->sip) {
+		/* it could not be told to stop: its events may still arrive, so the calls stay */
+		log_err(NULL, "exit: the SIP thread did not stop; %zu call(s) left as they are",
+		        calls_active(app->calls));
+	} else {
+		calls_free(app->calls);
+		app->calls = NULL;
+	}
 	uv_close((uv_handle_t *)&app->sigterm, NULL);
 	uv_close((uv_handle_t *)&app->sigint, NULL);
 	uv_close((uv_handle_t *)&app->timer, NULL);
 	uv_close((uv_handle_t *)&app->status_timer, NULL);
+	/*
+	 * After the outbox's final write, and before the outbox's handles are freed and the loop
+	 * closed: the store's writer thread, joined here, may still be signalling the outbox's
+	 * uv_async for a batch in flight.
+	 */
+	store_close(app->store);
+	app->store = NULL;
+	uv_run(&app->loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&app->loop) < 0) {
+		log_err(NULL, "exit: handles left open on the loop");
+		uv_walk(&app->loop, on_close_walk, NULL);
+		uv_run(&app->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&app->loop);
+	}
+	lockfile_release(app->lock);
+	app->lock = -1;
 }
 
 static void
@@ -152,16 +192,13 @@ start_drain(struct app *app)
 	outbox_when_empty(app->outbox, on_outbox_empty, app);
 }
 
+/* The shutdown phases are over: uv_run() returns, and run() tears down. */
 static void
 start_close(struct app *app)
 {
 	app->phase = PHASE_CLOSING;
 	uv_timer_stop(&app->timer);
-	if (app->api) {
-		localapi_close(app->api, NULL, NULL);
-		app->api = NULL;
-	}
-	scv_http_close(app->http, on_http_closed, app);
+	uv_stop(&app->loop);
 }
 
 static void
@@ -309,39 +346,43 @@ run(struct cfg *cfg)
 	char err[512] = "";
 	int r;
 
+	/* the loop and our own handles first: teardown() closes them whatever failed */
 	uv_loop_init(&app.loop);
 	uv_timer_init(&app.loop, &app.timer);
 	app.timer.data = &app;
 	uv_timer_init(&app.loop, &app.status_timer);
 	app.status_timer.data = &app;
+	uv_signal_init(&app.loop, &app.sigterm);
+	uv_signal_init(&app.loop, &app.sigint);
+	app.sigterm.data = app.sigint.data = &app;
 
 	r = lockfile_take(cfg->store_path, &app.lock, err, sizeof err);
 	if (r == 0)
 		r = store_open(cfg->store_path, &app.store, err, sizeof err);
 	if (r < 0) {
 		log_err(NULL, "startup: store: %s", err);
-		goto out_loop;
+		goto out;
 	}
 
 	r = scv_http_new(&app.loop, &app.http, err, sizeof err);
 	if (r < 0) {
 		log_err(NULL, "startup: HTTPS client: %s", err);
-		goto out_loop;
+		goto out;
 	}
 	r = clients_new(&app, err, sizeof err);
 	if (r < 0) {
 		log_err(NULL, "startup: %s", r == -ENOMEM && !err[0] ? "out of memory" : err);
-		goto out_clients;
+		goto out;
 	}
 	r = calls_new(&app.loop, cfg, &app.calls);
 	if (r < 0)
-		goto out_clients;
+		goto out;
 	/* the outbox sends through the clients and reports each operation's fate to the calls */
 	r = outbox_new(&app.loop, cfg, app.clients, scv_client_send, app.store,
 	               calls_on_outbox_result, app.calls, &app.outbox);
 	if (r < 0) {
 		log_err(NULL, "startup: out of memory");
-		goto out_calls;
+		goto out;
 	}
 	calls_set_outbox(app.calls, app.outbox);
 	calls_set_clients(app.calls, (struct scv_client *const *)app.clients);
@@ -349,14 +390,14 @@ run(struct cfg *cfg)
 	r = outbox_recover(app.outbox, err, sizeof err);
 	if (r < 0) {
 		log_err(NULL, "startup: %s", err);
-		goto out_calls;
+		goto out;
 	}
 	calls_on_sip_stopped(app.calls, on_sip_stopped, &app);
 
 	capture = capture_list(cfg, &n_capture);
 	if (!capture) {
 		r = -ENOMEM;
-		goto out_calls;
+		goto out;
 	}
 	sc.listen_url = cfg->sip_listen;
 	sc.trusted_peers = (const char *const *)cfg->trusted_peers;
@@ -370,13 +411,10 @@ run(struct cfg *cfg)
 	free(capture);
 	if (r < 0) {
 		log_err(NULL, "startup: %s", err);
-		goto out_calls;
+		goto out;
 	}
 	calls_set_sip(app.calls, app.sip);
 
-	uv_signal_init(&app.loop, &app.sigterm);
-	uv_signal_init(&app.loop, &app.sigint);
-	app.sigterm.data = app.sigint.data = &app;
 	uv_signal_start(&app.sigterm, on_signal, SIGTERM);
 	uv_signal_start(&app.sigint, on_signal, SIGINT);
 
@@ -389,14 +427,10 @@ run(struct cfg *cfg)
 		                   &app.api, err, sizeof err);
 		if (r < 0) {
 			log_err(NULL, "startup: local API on %s: %s", cfg->http_listen, err);
-			sip_shutdown(app.sip);
-			app.phase = PHASE_SIP_STOP;
+			/* SIP is up: it stops as in a shutdown, then the loop returns */
+			start_sip_stop(&app);
 			uv_run(&app.loop, UV_RUN_DEFAULT);
-			calls_free(app.calls);
-			store_close(app.store);
-			lockfile_release(app.lock);
-			uv_loop_close(&app.loop);
-			return r;
+			goto out;
 		}
 		log_info(NULL, "local API on http://%s", cfg->http_listen);
 	}
@@ -406,33 +440,9 @@ run(struct cfg *cfg)
 	notify_send("READY=1\nSTATUS=running");
 	uv_run(&app.loop, UV_RUN_DEFAULT);
 	log_info(NULL, "scvbridge stopped");
-	calls_free(app.calls);
-	store_close(app.store);
-	lockfile_release(app.lock);
-	r = uv_loop_close(&app.loop);
-	if (r < 0) {
-		log_err(NULL, "exit: handles left open on the loop");
-		uv_walk(&app.loop, on_close_walk, NULL);
-		uv_run(&app.loop, UV_RUN_DEFAULT);
-		uv_loop_close(&app.loop);
-	}
-	return 0;
-
-out_calls:
-	if (app.outbox)
-		outbox_free(app.outbox);
-	calls_free(app.calls);
-out_clients:
-	scv_http_close(app.http, NULL, NULL);
-	clients_free(&app);
-out_loop:
-	uv_close((uv_handle_t *)&app.timer, NULL);
-	uv_close((uv_handle_t *)&app.status_timer, NULL);
-	uv_run(&app.loop, UV_RUN_DEFAULT);
-	uv_loop_close(&app.loop);
-	if (app.store)
-		store_close(app.store);
-	lockfile_release(app.lock);
+	r = 0;
+out:
+	teardown(&app);
 	return r;
 }
 

@@ -25,6 +25,53 @@
 
 #include "connector/log.h"
 
+/* ---- states ------------------------------------------------------------------------- */
+
+static const char *const call_state_names[] = {"new",   "routing",  "calling",
+                                               "early", "answered", "ending"};
+static const char *const leg_state_names[] = {"idle", "inviting", "answered", "terminated"};
+
+const char *
+b2bua_log_key(const struct sip_call *call)
+{
+	return call->key[0] ? call->key : NULL;
+}
+
+static void
+call_enter_state(struct sip_call *call, enum sip_call_state state)
+{
+	log_debug(b2bua_log_key(call), "sip: call %llu: %s -> %s", (unsigned long long)call->id,
+	          call_state_names[call->state], call_state_names[state]);
+	call->state = state;
+}
+
+static char
+leg_name(const struct sip_leg *leg)
+{
+	const struct sip_call *call = leg->call;
+
+	if (leg == &call->a)
+		return 'a';
+	if (leg == &call->b)
+		return 'b';
+	return leg == &call->c ? 'c' : 'x';
+}
+
+void
+b2bua_leg_enter_state(struct sip_leg *leg, enum sip_leg_state state)
+{
+	log_debug(b2bua_log_key(leg->call), "sip: call %llu leg %c: %s -> %s",
+	          (unsigned long long)leg->call->id, leg_name(leg), leg_state_names[leg->state],
+	          leg_state_names[state]);
+	leg->state = state;
+}
+
+int
+b2bua_leg_retired(const struct sip_leg *leg)
+{
+	return leg == &leg->call->x;
+}
+
 /* ---- call table ---------------------------------------------------------------------- */
 
 static struct sip_call **
@@ -104,10 +151,9 @@ b2bua_call_ended(struct sip *sip, struct sip_call *call, enum sip_end_cause caus
 {
 	struct sip_event *ev;
 
-	if (call->ended)
+	if (call->state == CALL_ENDING)
 		return;
-	call->ended = 1;
-	call->state = CALL_ENDING;
+	call_enter_state(call, CALL_ENDING);
 	ev = b2bua_event_new(SIP_EV_ENDED, call->id);
 	if (!ev) {
 		log_err(NULL, "sip: out of memory; end of call %llu lost",
@@ -332,11 +378,9 @@ on_new_invite(struct sip *sip, nua_t *nua, nua_handle_t *nh, sip_t const *msg)
 		goto out_oom;
 	call->id = sip->next_id++;
 	ev->call_id = call->id;
-	call->state = CALL_ROUTING;
-	call->a.call = call;
+	call->a.call = call->b.call = call->c.call = call->x.call = call;
 	call->a.nh = nh;
 	call->a.is_caller = 1;
-	call->b.call = call;
 	call->sdp = b2bua_sdp_of(msg);
 	call->from_str = from_for_agent_leg(msg);
 	const char *pai = b2bua_header_value(msg, "P-Asserted-Identity");
@@ -347,6 +391,8 @@ on_new_invite(struct sip *sip, nua_t *nua, nua_handle_t *nh, sip_t const *msg)
 	    fill_incoming(sip, ev, msg, ai->ai_addr) < 0)
 		goto out_oom;
 
+	call_enter_state(call, CALL_ROUTING);
+	b2bua_leg_enter_state(&call->a, LEG_INVITING);
 	nua_handle_bind(nh, &call->a);
 	call->hnext = *bucket(sip, call->id);
 	*bucket(sip, call->id) = call;
@@ -373,15 +419,15 @@ out_oom:
 void
 b2bua_end_leg(struct sip_leg *leg, int status)
 {
-	if (!leg->nh || leg->terminated)
+	if (!leg->nh || leg->state == LEG_TERMINATED)
 		return;
 	if (leg->is_caller) {
-		if (leg->answered)
+		if (leg->state == LEG_ANSWERED)
 			nua_bye(leg->nh, TAG_END());
 		else
 			nua_respond(leg->nh, status, b2bua_static_phrase(status), TAG_END());
 	} else {
-		if (leg->answered)
+		if (leg->state == LEG_ANSWERED)
 			nua_bye(leg->nh, TAG_END());
 		else
 			nua_cancel(leg->nh, TAG_END());
@@ -393,15 +439,16 @@ leg_terminated(struct sip *sip, struct sip_leg *leg)
 {
 	struct sip_call *call = leg->call;
 	struct sip_leg *other = leg->is_caller ? &call->b : &call->a;
-	int side_leg = leg->retired || leg == &call->c; /* a transfer's legs do not end the call */
+	/* a transfer's legs do not end the call */
+	int side_leg = b2bua_leg_retired(leg) || leg == &call->c;
 
-	leg->terminated = 1;
+	b2bua_leg_enter_state(leg, LEG_TERMINATED);
 	if (leg->nh) {
 		nua_handle_bind(leg->nh, NULL);
 		nua_handle_destroy(leg->nh);
 		leg->nh = NULL;
 	}
-	if (!side_leg && !call->ended) {
+	if (!side_leg && call->state != CALL_ENDING) {
 		/* A leg died without BYE/CANCEL/final response we saw: a signalling failure. */
 		b2bua_call_ended(sip, call, SIP_END_SIGNALLING, 0);
 		b2bua_end_leg(other, 500);
@@ -430,34 +477,34 @@ on_agent_invite_response(struct sip *sip, struct sip_call *call, int status, sip
 	if (status < 101)
 		return;
 	b2bua_check_recording(sip, call, msg);
-	if (call->ended) {
+	if (call->state == CALL_ENDING) {
 		/* caller already gone: an answer that crossed our CANCEL is hung up */
 		if (status >= 200 && status < 300) {
-			call->b.answered = 1;
+			b2bua_leg_enter_state(&call->b, LEG_ANSWERED);
 			nua_bye(call->b.nh, TAG_END());
 		}
 		return;
 	}
 	sdp = b2bua_sdp_of(msg);
 	if (status < 200) {
-		if (a->nh && !a->terminated)
+		if (a->nh && a->state != LEG_TERMINATED)
 			nua_respond(a->nh, status, b2bua_static_phrase(status),
 			            TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
 			            TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
 		if (call->state == CALL_CALLING)
-			call->state = CALL_EARLY;
+			call_enter_state(call, CALL_EARLY);
 		b2bua_post_simple(sip, call, SIP_EV_PROGRESS, status);
 	} else if (status < 300) {
 		if (call->state == CALL_ANSWERED) {
 			free(sdp);
 			return; /* a second 2xx of a forked INVITE: nua acknowledges it */
 		}
-		call->b.answered = 1;
-		call->state = CALL_ANSWERED;
+		b2bua_leg_enter_state(&call->b, LEG_ANSWERED);
+		call_enter_state(call, CALL_ANSWERED);
 		if (call->ring_timer)
 			su_timer_reset(call->ring_timer);
-		if (a->nh && !a->terminated) {
-			a->answered = 1;
+		if (a->nh && a->state != LEG_TERMINATED) {
+			b2bua_leg_enter_state(a, LEG_ANSWERED);
 			nua_respond(a->nh, status, b2bua_static_phrase(status),
 			            TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
 			            TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
@@ -468,127 +515,175 @@ on_agent_invite_response(struct sip *sip, struct sip_call *call, int status, sip
 		int relay = status < 400 ? 480 : status;
 
 		b2bua_call_ended(sip, call, cause_of_failure(status), status);
-		if (a->nh && !a->terminated)
+		if (a->nh && a->state != LEG_TERMINATED)
 			nua_respond(a->nh, relay, b2bua_static_phrase(relay), TAG_END());
 	}
 	free(sdp);
 }
 
-/* ---- nua callback -------------------------------------------------------------------- */
+/* ---- nua events, one function each --------------------------------------------------- */
 
+/* An INVITE: a new call (leg NULL), or a re-INVITE on one of a call's legs. */
+static void
+on_i_invite(struct sip *sip, nua_t *nua, nua_handle_t *nh, struct sip_leg *leg, sip_t const *msg)
+{
+	if (leg)
+		b2bua_relay_offer(sip, nua, leg, msg, 0);
+	else if (msg)
+		on_new_invite(sip, nua, nh, msg);
+	else
+		refuse(nua, nh, 400, "Bad Request");
+}
+
+static void
+on_i_update(struct sip *sip, nua_t *nua, nua_handle_t *nh, struct sip_leg *leg, sip_t const *msg)
+{
+	if (leg)
+		b2bua_relay_offer(sip, nua, leg, msg, 1);
+	else
+		nua_respond(nh, 481, "Call Does Not Exist", NUTAG_WITH_THIS(nua), TAG_END());
+}
+
+/* The answer to an UPDATE we relayed goes back to the leg it came from. */
+static void
+on_r_update(struct sip *sip, struct sip_leg *leg, int status, sip_t const *msg)
+{
+	struct sip_call *call = leg ? leg->call : NULL;
+
+	if (call && call->relay_from && call->relay_update && leg != call->relay_from)
+		b2bua_on_relay_response(sip, call, status, msg);
+}
+
+/* Only the end of a dialog matters here: the leg is gone (or a refused INVITE's handle). */
+static void
+on_i_state(struct sip *sip, nua_handle_t *nh, struct sip_leg *leg, tagi_t tags[])
+{
+	int state = nua_callstate_init;
+
+	tl_gets(tags, NUTAG_CALLSTATE_REF(state), TAG_END());
+	if (state != nua_callstate_terminated)
+		return;
+	if (leg)
+		leg_terminated(sip, leg);
+	else if (nh)
+		nua_handle_destroy(nh); /* a refused INVITE */
+}
+
+/* A response to an INVITE we sent: which one depends on the leg and the call's state. */
+static void
+on_r_invite(struct sip *sip, struct sip_leg *leg, int status, sip_t const *msg)
+{
+	struct sip_call *call = leg ? leg->call : NULL;
+
+	if (!call || b2bua_leg_retired(leg))
+		return;
+	if (leg == &call->c)
+		b2bua_on_target_response(sip, call, status, msg);
+	else if (leg == &call->a && call->xfer == XFER_REBRIDGING)
+		b2bua_on_rebridge_response(sip, call, status, msg);
+	else if (call->relay_from && leg != call->relay_from)
+		b2bua_on_relay_response(sip, call, status, msg);
+	else if (!leg->is_caller)
+		on_agent_invite_response(sip, call, status, msg);
+}
+
+/* Late offer: the caller's ACK carries the answer to the agent's offer. */
+static void
+on_i_ack(struct sip_leg *leg, sip_t const *msg)
+{
+	struct sip_call *call = leg ? leg->call : NULL;
+	char *sdp;
+
+	if (!call || !leg->is_caller || call->sdp || !call->b.nh)
+		return;
+	if (!msg || !is_sdp(msg)) {
+		nua_ack(call->b.nh, TAG_END());
+		return;
+	}
+	sdp = b2bua_sdp_of(msg);
+	if (sdp) {
+		nua_ack(call->b.nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+		        SIPTAG_PAYLOAD_STR(sdp), TAG_END());
+		free(sdp);
+	}
+}
+
+static void
+on_i_cancel(struct sip *sip, struct sip_leg *leg)
+{
+	struct sip_call *call = leg ? leg->call : NULL;
+
+	if (!call || !leg->is_caller)
+		return;
+	b2bua_call_ended(sip, call, SIP_END_CALLER_CANCEL, 487);
+	b2bua_end_leg(&call->b, 0);
+}
+
+static void
+on_i_bye(struct sip *sip, struct sip_leg *leg, sip_t const *msg)
+{
+	struct sip_call *call = leg ? leg->call : NULL;
+
+	if (!call || b2bua_leg_retired(leg))
+		return;
+	if (leg == &call->b && call->xfer != XFER_NONE) {
+		/* a transferor hanging up: the transfer goes on */
+		b2bua_retire_agent_leg(call);
+		return;
+	}
+	if (leg == &call->c) {
+		/* the target left before the re-bridge */
+		b2bua_transfer_failed(sip, call, 0);
+		return;
+	}
+	if (leg->is_caller) {
+		b2bua_call_ended(sip, call, SIP_END_CALLER_BYE, 0);
+		b2bua_end_leg(&call->b, 0);
+		b2bua_end_leg(&call->c, 0);
+	} else {
+		/* before ENDED: the core closes then */
+		b2bua_check_recording(sip, call, msg);
+		b2bua_call_ended(sip, call, SIP_END_AGENT_BYE, 0);
+		b2bua_end_leg(&call->a, 0);
+	}
+}
+
+/* The B2BUA's part of the nua callback: one handler per event. leg is NULL for a handle that
+ * belongs to no call (a new INVITE, a refused one, a request outside any dialog). */
 void
 b2bua_callback(nua_event_t event, int status, nua_t *nua, struct sip *sip, nua_handle_t *nh,
                struct sip_leg *leg, sip_t const *msg, tagi_t tags[])
 {
-	struct sip_call *call = leg ? leg->call : NULL;
-
 	switch (event) {
 	case nua_i_invite:
-		if (!leg) {
-			if (msg)
-				on_new_invite(sip, nua, nh, msg);
-			else
-				refuse(nua, nh, 400, "Bad Request");
-		} else {
-			b2bua_relay_offer(sip, nua, leg, msg, 0);
-		}
-		return;
-
+		on_i_invite(sip, nua, nh, leg, msg);
+		break;
 	case nua_i_update:
-		if (leg)
-			b2bua_relay_offer(sip, nua, leg, msg, 1);
-		else
-			nua_respond(nh, 481, "Call Does Not Exist", NUTAG_WITH_THIS(nua),
-			            TAG_END());
-		return;
-
+		on_i_update(sip, nua, nh, leg, msg);
+		break;
 	case nua_r_update:
-		if (call && call->relay_from && call->relay_update && leg != call->relay_from)
-			b2bua_on_relay_response(sip, call, status, msg);
-		return;
-
-	case nua_i_state: {
-		int state = nua_callstate_init;
-
-		tl_gets(tags, NUTAG_CALLSTATE_REF(state), TAG_END());
-		if (state != nua_callstate_terminated)
-			return;
-		if (leg)
-			leg_terminated(sip, leg);
-		else if (nh)
-			nua_handle_destroy(nh); /* a refused INVITE */
-		return;
-	}
-
+		on_r_update(sip, leg, status, msg);
+		break;
+	case nua_i_state:
+		on_i_state(sip, nh, leg, tags);
+		break;
 	case nua_i_refer:
 		b2bua_on_refer(sip, nua, nh, leg, msg, tags);
-		return;
-
+		break;
 	case nua_r_invite:
-		if (call && leg == &call->c) {
-			b2bua_on_target_response(sip, call, status, msg);
-			return;
-		}
-		if (call && leg == &call->a && call->xfer == XFER_REBRIDGING) {
-			b2bua_on_rebridge_response(sip, call, status, msg);
-			return;
-		}
-		if (call && leg->retired)
-			return;
-		if (call && call->relay_from && leg != call->relay_from)
-			b2bua_on_relay_response(sip, call, status, msg);
-		else if (call && !leg->is_caller)
-			on_agent_invite_response(sip, call, status, msg);
-		return;
-
+		on_r_invite(sip, leg, status, msg);
+		break;
 	case nua_i_ack:
-		/* Late offer: the caller's ACK carries the answer to the agent's offer. */
-		if (call && leg->is_caller && !call->sdp && call->b.nh && msg && is_sdp(msg)) {
-			char *sdp = b2bua_sdp_of(msg);
-			if (sdp) {
-				nua_ack(call->b.nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-				        SIPTAG_PAYLOAD_STR(sdp), TAG_END());
-				free(sdp);
-			}
-		} else if (call && leg->is_caller && !call->sdp && call->b.nh) {
-			nua_ack(call->b.nh, TAG_END());
-		}
-		return;
-
+		on_i_ack(leg, msg);
+		break;
 	case nua_i_cancel:
-		if (call && leg->is_caller) {
-			b2bua_call_ended(sip, call, SIP_END_CALLER_CANCEL, 487);
-			b2bua_end_leg(&call->b, 0);
-		}
-		return;
-
+		on_i_cancel(sip, leg);
+		break;
 	case nua_i_bye:
-		if (!call || leg->retired)
-			return;
-		if (leg == &call->b && call->xfer != XFER_NONE) {
-			/* a transferor hanging up: the transfer goes on */
-			b2bua_retire_agent_leg(call);
-			return;
-		}
-		if (leg == &call->c) {
-			/* the target left before the re-bridge */
-			b2bua_transfer_failed(sip, call, 0);
-			return;
-		}
-		if (leg->is_caller) {
-			b2bua_call_ended(sip, call, SIP_END_CALLER_BYE, 0);
-			b2bua_end_leg(&call->b, 0);
-			b2bua_end_leg(&call->c, 0);
-		} else {
-			/* before ENDED: the core closes then */
-			b2bua_check_recording(sip, call, msg);
-			b2bua_call_ended(sip, call, SIP_END_AGENT_BYE, 0);
-			b2bua_end_leg(&call->a, 0);
-		}
-		return;
-
+		on_i_bye(sip, leg, msg);
+		break;
 	default:
-		return;
+		break;
 	}
 }
 
@@ -599,7 +694,7 @@ static void
 on_ring_timeout(struct sip *sip, su_timer_t *t, struct sip_call *call)
 {
 	(void)t;
-	if (call->ended || (call->state != CALL_CALLING && call->state != CALL_EARLY))
+	if (call->state != CALL_CALLING && call->state != CALL_EARLY)
 		return;
 	b2bua_call_ended(sip, call, SIP_END_NO_ANSWER, 480);
 	b2bua_end_leg(&call->b, 0);
@@ -611,8 +706,9 @@ forward(struct sip *sip, struct sip_call *call, struct sip_cmd *cmd)
 {
 	nua_handle_t *nh;
 
-	if (call->state != CALL_ROUTING || call->ended || !call->a.nh)
+	if (call->state != CALL_ROUTING || !call->a.nh)
 		return; /* the caller went away while the loop decided */
+	snprintf(call->key, sizeof call->key, "%s", cmd->key);
 	nh = nua_handle(sip->nua, &call->b, TAG_END());
 	if (!nh) {
 		b2bua_call_ended(sip, call, SIP_END_AGENT_FAILED, 500);
@@ -620,7 +716,8 @@ forward(struct sip *sip, struct sip_call *call, struct sip_cmd *cmd)
 		return;
 	}
 	call->b.nh = nh;
-	call->state = CALL_CALLING;
+	b2bua_leg_enter_state(&call->b, LEG_INVITING);
+	call_enter_state(call, CALL_CALLING);
 	call->rec_header = cmd->recording_header; /* taken over */
 	cmd->recording_header = NULL;
 	nua_invite(nh, NUTAG_URL(cmd->target), SIPTAG_TO_STR(cmd->target),
@@ -656,12 +753,11 @@ b2bua_command(struct sip *sip, struct sip_cmd *cmd)
 		b2bua_start_transfer(sip, call, cmd);
 		break;
 	case SIP_CMD_RINGING:
-		if (call->state == CALL_ROUTING && !call->ended && call->a.nh &&
-		    !call->a.terminated)
+		if (call->state == CALL_ROUTING && call->a.nh && call->a.state != LEG_TERMINATED)
 			nua_respond(call->a.nh, 180, "Ringing", TAG_END());
 		break;
 	case SIP_CMD_REJECT:
-		if (call->state == CALL_ROUTING && !call->ended) {
+		if (call->state == CALL_ROUTING) {
 			b2bua_call_ended(sip, call, SIP_END_REJECTED, cmd->status);
 			b2bua_end_leg(&call->a, cmd->status);
 		}

@@ -53,8 +53,8 @@ b2bua_relay_offer(struct sip *sip, nua_t *nua, struct sip_leg *leg, sip_t const 
 	char *sdp;
 
 	(void)sip;
-	if (call->ended || call->state != CALL_ANSWERED || !other->nh || other->terminated ||
-	    leg->retired || leg == &call->c || call->xfer != XFER_NONE) {
+	if (call->state != CALL_ANSWERED || !other->nh || other->state == LEG_TERMINATED ||
+	    b2bua_leg_retired(leg) || leg == &call->c || call->xfer != XFER_NONE) {
 		nua_respond(leg->nh, 488, "Not Acceptable Here", NUTAG_WITH_THIS(nua), TAG_END());
 		return;
 	}
@@ -98,7 +98,7 @@ b2bua_on_relay_response(struct sip *sip, struct sip_call *call, int status, sip_
 	if (origin->is_caller)
 		b2bua_check_recording(sip, call, msg); /* the answer came from the agent leg */
 	call->relay_from = NULL;
-	if (!origin->nh || origin->terminated)
+	if (!origin->nh || origin->state == LEG_TERMINATED)
 		return;
 	sdp = msg ? b2bua_sdp_of(msg) : NULL;
 	if (call->relay_update) {
@@ -114,7 +114,7 @@ b2bua_on_relay_response(struct sip *sip, struct sip_call *call, int status, sip_
 		            TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
 	}
 	free(sdp);
-	if (status < 300 && call->relay_hold != call->held && !call->ended) {
+	if (status < 300 && call->relay_hold != call->held && call->state != CALL_ENDING) {
 		call->held = call->relay_hold;
 		b2bua_post_simple(sip, call, call->held ? SIP_EV_HOLD : SIP_EV_RESUME, status);
 	}

@@ -13,6 +13,20 @@
 
 #include "connector/log.h"
 
+/* ---- the transfer's state ----------------------------------------------------------- */
+
+static const char *const xfer_state_names[] = {"none", "asked", "calling", "rebridging"};
+
+/* The one place call->xfer changes; logs old -> new at debug level. */
+static void
+xfer_enter_state(struct sip_call *call, enum sip_xfer_state state)
+{
+	log_debug(b2bua_log_key(call), "sip: call %llu transfer: %s -> %s",
+	          (unsigned long long)call->id, xfer_state_names[call->xfer],
+	          xfer_state_names[state]);
+	call->xfer = state;
+}
+
 /* ---- transfers (REFER from the agent side) ------------------------------------------ */
 
 static void
@@ -21,16 +35,19 @@ post_transfer(struct sip *sip, struct sip_call *call, enum sip_event_type type, 
 	b2bua_post_simple(sip, call, type, status);
 }
 
-/* The agent leg leaves during a transfer (a blind transferor hangs up after 202 or NOTIFY). */
+/* The agent leg leaves during a transfer (a blind transferor hangs up after 202 or NOTIFY):
+ * leg x takes over its dialog, and b is free for the target. */
 void
 b2bua_retire_agent_leg(struct sip_call *call)
 {
 	if (!call->b.nh)
 		return;
-	call->x = call->b;
-	call->x.retired = 1;
+	call->x.nh = call->b.nh;
+	call->x.is_caller = 0;
+	b2bua_leg_enter_state(&call->x, call->b.state);
 	nua_handle_bind(call->x.nh, &call->x);
-	call->b = (struct sip_leg){.call = call};
+	call->b.nh = NULL;
+	b2bua_leg_enter_state(&call->b, LEG_IDLE);
 }
 
 /* "Replaces=..." among the Refer-To URI's headers (attended transfer), unescaped. */
@@ -64,8 +81,8 @@ b2bua_on_refer(struct sip *sip, nua_t *nua, nua_handle_t *nh, struct sip_leg *le
 	url_t *url;
 	struct sip_event *ev;
 
-	if (!call || leg != &call->b || call->ended || call->state != CALL_ANSWERED ||
-	    call->xfer != XFER_NONE || call->relay_from || !msg || !msg->sip_refer_to) {
+	if (!call || leg != &call->b || call->state != CALL_ANSWERED || call->xfer != XFER_NONE ||
+	    call->relay_from || !msg || !msg->sip_refer_to) {
 		nua_respond(nh, 603, "Declined", NUTAG_WITH_THIS(nua), TAG_END());
 		return;
 	}
@@ -95,7 +112,7 @@ b2bua_on_refer(struct sip *sip, nua_t *nua, nua_handle_t *nh, struct sip_leg *le
 	if (event)
 		call->refer_event = sip_event_dup(nua_handle_home(nh), event);
 	call->refer_nh = nua_handle_ref(nh);
-	call->xfer = XFER_ASKED;
+	xfer_enter_state(call, XFER_ASKED);
 	nua_respond(nh, 202, "Accepted", NUTAG_WITH_THIS(nua), TAG_END());
 	ev->status = call->xfer_replaces ? 1 : 0;
 	sip_post(sip, ev);
@@ -104,9 +121,14 @@ b2bua_on_refer(struct sip *sip, nua_t *nua, nua_handle_t *nh, struct sip_leg *le
 void
 b2bua_transfer_failed(struct sip *sip, struct sip_call *call, int status)
 {
-	call->xfer = XFER_NONE;
+	xfer_enter_state(call, XFER_NONE);
+	call->xfer_key[0] = '\0';
+	/* a later REFER brings its own */
+	free(call->xfer_target);
+	free(call->xfer_replaces);
+	call->xfer_target = call->xfer_replaces = NULL;
 	post_transfer(sip, call, SIP_EV_TRANSFER_FAILED, status);
-	if (!call->b.nh && !call->ended) {
+	if (!call->b.nh && call->state != CALL_ENDING) {
 		/* the agent already left: nobody is left for the caller */
 		b2bua_call_ended(sip, call, SIP_END_AGENT_FAILED, status);
 		b2bua_end_leg(&call->a, 0);
@@ -118,7 +140,8 @@ b2bua_start_transfer(struct sip *sip, struct sip_call *call, struct sip_cmd *cmd
 {
 	nua_handle_t *nh;
 
-	if (call->xfer != XFER_ASKED || call->ended || !call->a.nh || call->a.terminated) {
+	if (call->xfer != XFER_ASKED || call->state == CALL_ENDING || !call->a.nh ||
+	    call->a.state == LEG_TERMINATED) {
 		b2bua_transfer_failed(sip, call, 0);
 		return;
 	}
@@ -127,8 +150,11 @@ b2bua_start_transfer(struct sip *sip, struct sip_call *call, struct sip_cmd *cmd
 		b2bua_transfer_failed(sip, call, 500);
 		return;
 	}
-	call->c = (struct sip_leg){.call = call, .nh = nh};
-	call->xfer = XFER_CALLING;
+	snprintf(call->xfer_key, sizeof call->xfer_key, "%s", cmd->key);
+	call->c.nh = nh;
+	call->c.is_caller = 0;
+	b2bua_leg_enter_state(&call->c, LEG_INVITING);
+	xfer_enter_state(call, XFER_CALLING);
 	/* no offer: the target's answer carries one, which the caller then answers (RFC 3725) */
 	nua_invite(nh, NUTAG_URL(cmd->target), SIPTAG_TO_STR(cmd->target),
 	           SIPTAG_FROM_STR(call->from_str), TAG_IF(call->pai, SIPTAG_HEADER_STR(call->pai)),
@@ -151,9 +177,9 @@ b2bua_on_target_response(struct sip *sip, struct sip_call *call, int status, sip
 		b2bua_transfer_failed(sip, call, status);
 		return;
 	}
-	call->c.answered = 1;
+	b2bua_leg_enter_state(&call->c, LEG_ANSWERED);
 	sdp = b2bua_sdp_of(msg);
-	if (!sdp || call->ended || !call->a.nh || call->a.terminated) {
+	if (!sdp || call->state == CALL_ENDING || !call->a.nh || call->a.state == LEG_TERMINATED) {
 		nua_ack(call->c.nh, TAG_END());
 		nua_bye(call->c.nh, TAG_END());
 		free(sdp);
@@ -161,7 +187,7 @@ b2bua_on_target_response(struct sip *sip, struct sip_call *call, int status, sip
 		return;
 	}
 	/* re-bridge: the caller gets the target's offer */
-	call->xfer = XFER_REBRIDGING;
+	xfer_enter_state(call, XFER_REBRIDGING);
 	nua_invite(call->a.nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp),
 	           TAG_END());
 	free(sdp);
@@ -174,8 +200,8 @@ b2bua_on_rebridge_response(struct sip *sip, struct sip_call *call, int status, s
 
 	if (status < 200)
 		return;
-	if (status >= 300 || !call->c.nh || call->c.terminated) {
-		if (call->c.nh && !call->c.terminated) {
+	if (status >= 300 || !call->c.nh || call->c.state == LEG_TERMINATED) {
+		if (call->c.nh && call->c.state != LEG_TERMINATED) {
 			nua_ack(call->c.nh, TAG_END());
 			nua_bye(call->c.nh, TAG_END());
 		}
@@ -186,15 +212,19 @@ b2bua_on_rebridge_response(struct sip *sip, struct sip_call *call, int status, s
 	nua_ack(call->c.nh, TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
 	        TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
 	free(sdp);
-	/* the agent leg goes; the target becomes the agent side */
+	/* the agent leg goes; the target becomes the agent side, with its leg's key */
 	if (call->b.nh) {
 		b2bua_retire_agent_leg(call);
 		nua_bye(call->x.nh, TAG_END());
 	}
-	call->b = call->c;
+	memcpy(call->key, call->xfer_key, sizeof call->key);
+	call->xfer_key[0] = '\0';
+	call->b.nh = call->c.nh;
+	b2bua_leg_enter_state(&call->b, call->c.state);
 	nua_handle_bind(call->b.nh, &call->b);
-	call->c = (struct sip_leg){.call = call};
-	call->xfer = XFER_NONE;
+	call->c.nh = NULL;
+	b2bua_leg_enter_state(&call->c, LEG_IDLE);
+	xfer_enter_state(call, XFER_NONE);
 	free(call->xfer_target);
 	free(call->xfer_replaces);
 	call->xfer_target = call->xfer_replaces = NULL;

@@ -443,6 +443,9 @@ send_forward(struct sip *sip, enum sip_cmd_kind kind, uint64_t call_id,
 	cmd.headers = calloc(1, len);
 	cmd.target = dup_or_null(fwd->target_uri, &oom);
 	cmd.recording_header = dup_or_null(fwd->recording_header, &oom);
+	/* a copy: the SIP thread never reads the loop's memory */
+	if (fwd->vendor_call_key)
+		snprintf(cmd.key, sizeof cmd.key, "%s", fwd->vendor_call_key);
 	if (!cmd.headers || oom)
 		goto out_free;
 	for (size_t i = 0; extra && extra[i]; i++) {

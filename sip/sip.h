@@ -22,6 +22,7 @@
 /* Limits at the edge. Longer values are refused (INVITE: 400) or truncated as stated. */
 #define SIP_MAX_HEADER_VALUE    1024 /* captured header values: longer ones are dropped */
 #define SIP_MAX_CAPTURE_HEADERS 32
+#define SIP_MAX_KEY             64 /* vendorCallKey the SIP thread logs with: longer ones are cut */
 
 /* Events, in the order a call produces them. */
 enum sip_event_type {
@@ -123,6 +124,8 @@ struct sip_forward {
 	unsigned ring_timeout_ms;
 	/* a header the agent side may carry a recording URL in (SIP_EV_RECORDING); NULL = none */
 	const char *recording_header;
+	/* the vendorCallKey of the leg this starts, copied for the SIP thread's logs; NULL = none */
+	const char *vendor_call_key;
 };
 int sip_forward(struct sip *sip, uint64_t call_id, const struct sip_forward *fwd);
 /*

@@ -50,36 +50,59 @@ struct sip_cmd {
 	char *target;           /* malloc'd */
 	char *headers;          /* malloc'd "Name: value\r\nName: value" */
 	char *recording_header; /* malloc'd or NULL */
+	char key[SIP_MAX_KEY];  /* vendorCallKey of the leg forwarded to, for logs; "" = none */
 };
 
+/*
+ * State machines of the sofia thread. Each has one enter function that logs old -> new at debug
+ * level (with the call's vendorCallKey once the loop named it); no other code assigns them.
+ */
+
+/* The call as a whole: where its agent side is. */
 enum sip_call_state {
 	CALL_ROUTING = 1, /* INVITE received, waiting for the loop's decision */
 	CALL_CALLING,     /* agent-leg INVITE sent */
 	CALL_EARLY,       /* a 18x relayed */
 	CALL_ANSWERED,    /* 2xx relayed */
-	CALL_ENDING,      /* one side ended; tearing down the other */
+	CALL_ENDING,      /* SIP_EV_ENDED emitted: one side ended, the other is being torn down */
+};
+
+/* One leg's dialog. */
+enum sip_leg_state {
+	LEG_IDLE = 0, /* no dialog: b before forwarding, c outside a transfer, x before one */
+	LEG_INVITING, /* the INVITE is under way: received, not answered (a); sent, no 2xx (b, c) */
+	LEG_ANSWERED, /* 2xx sent (a) or received (b, c) */
+	LEG_TERMINATED, /* nua reported the dialog over; the handle is destroyed */
+};
+
+/* A transfer (REFER from the agent side). */
+enum sip_xfer_state {
+	XFER_NONE = 0,
+	XFER_ASKED,      /* 202 sent, SIP_EV_REFER posted: waiting for the loop's sip_transfer() */
+	XFER_CALLING,    /* INVITE (without offer) sent to the target, leg c */
+	XFER_REBRIDGING, /* re-INVITE with the target's offer sent to the caller */
 };
 
 struct sip_leg {
 	struct sip_call *call;
-	nua_handle_t *nh; /* NULL once destroyed */
+	nua_handle_t *nh; /* NULL when idle or once destroyed */
 	int is_caller;
-	int retired;    /* a former agent leg after a transfer: its end does not end the call */
-	int answered;   /* caller leg: we sent 2xx; agent leg: we got 2xx */
-	int terminated; /* nua reported the leg terminated */
+	enum sip_leg_state state; /* set by b2bua_leg_enter_state() only */
 };
 
 struct sip_call {
 	uint64_t id;
-	enum sip_call_state state;
-	int ended;        /* SIP_EV_ENDED emitted */
-	struct sip_leg a; /* caller side */
-	struct sip_leg b; /* agent side; b.nh NULL until forwarded */
-	struct sip_leg c; /* transfer target while a transfer is under way */
-	struct sip_leg x; /* the agent leg a transfer replaced, until it is gone */
-	char *from_str;   /* caller's From without tag, for the agent leg */
-	char *pai;        /* caller's P-Asserted-Identity value */
-	char *sdp;        /* caller's offer, NULL for a late-offer INVITE */
+	char key[SIP_MAX_KEY];     /* the current leg's vendorCallKey, "" until forwarded */
+	enum sip_call_state state; /* set by call_enter_state() (b2bua.c) only */
+	struct sip_leg a;          /* caller side */
+	struct sip_leg b;          /* agent side; b.nh NULL until forwarded */
+	struct sip_leg c;          /* transfer target while a transfer is under way */
+	/* the agent leg a transfer replaced (retired), until it is gone: its end does not end
+	 * the call */
+	struct sip_leg x;
+	char *from_str; /* caller's From without tag, for the agent leg */
+	char *pai;      /* caller's P-Asserted-Identity value */
+	char *sdp;      /* caller's offer, NULL for a late-offer INVITE */
 	/* a mid-call re-INVITE being relayed: its origin leg waits for the other leg's answer */
 	struct sip_leg *relay_from;
 	int relay_hold;                    /* what the relayed offer means: 1 hold, 0 resume */
@@ -90,11 +113,12 @@ struct sip_call {
 	char *rec_header;                  /* watched on the agent leg; malloc'd or NULL */
 	char *rec_url;                     /* last value seen, malloc'd */
 	/* transfer (REFER) */
-	enum { XFER_NONE = 0, XFER_ASKED, XFER_CALLING, XFER_REBRIDGING } xfer;
-	char *xfer_target;        /* Refer-To URI without its headers, malloc'd */
-	char *xfer_replaces;      /* Replaces value of an attended transfer, malloc'd or NULL */
-	sip_event_t *refer_event; /* in the referrer handle's home: for NOTIFY_REFER */
-	nua_handle_t *refer_nh;   /* the referrer (a reference we hold), NULL when none */
+	enum sip_xfer_state xfer;   /* set by xfer_enter_state() (b2bua_xfer.c) only */
+	char xfer_key[SIP_MAX_KEY]; /* the target leg's vendorCallKey, the call's once re-bridged */
+	char *xfer_target;          /* Refer-To URI without its headers, malloc'd */
+	char *xfer_replaces;        /* Replaces value of an attended transfer, malloc'd or NULL */
+	sip_event_t *refer_event;   /* in the referrer handle's home: for NOTIFY_REFER */
+	nua_handle_t *refer_nh;     /* the referrer (a reference we hold), NULL when none */
 	struct sip_call *hnext;
 };
 
@@ -154,6 +178,12 @@ void b2bua_end_all(struct sip *sip);
 void b2bua_free_all(struct sip *sip);
 
 /* b2bua.c, for b2bua_midcall.c and b2bua_xfer.c (sofia thread) */
+/* The key the sofia thread logs a call with: its vendorCallKey, NULL before the loop named one. */
+const char *b2bua_log_key(const struct sip_call *call);
+/* The one place a leg's state changes; logs old -> new at debug level. */
+void b2bua_leg_enter_state(struct sip_leg *leg, enum sip_leg_state state);
+/* 1 for the call's retired agent leg (x), whose end does not end the call. */
+int b2bua_leg_retired(const struct sip_leg *leg);
 /* A new event for the loop, stamped now; NULL when out of memory. */
 struct sip_event *b2bua_event_new(enum sip_event_type type, uint64_t id);
 /* Posts an event with just a status (logs if out of memory). */

@@ -1,6 +1,7 @@
 /*
- * tests connector/call.c (disconnect reasons, routing of the dialled number, the caller) and
- * the recording template of connector/call_close.c, linked from the archive
+ * tests connector/call.c (disconnect reasons, routing of the dialled number, the caller, freeing
+ * the table with calls up) and the recording template of connector/call_close.c, linked from
+ * the archive
  */
 #include "connector/call.c"
 
@@ -124,6 +125,70 @@ TEST(recording_template)
 	CHECK_INT(call_expand_template("https://rec.example.net/x", "k", "x", start, out, 26), 0);
 }
 
+/* A call as on_incoming() leaves it, owning its strings, put straight into the table. */
+static struct call *
+add_call(struct calls *calls, uint64_t id)
+{
+	struct call *c = calloc(1, sizeof *c);
+
+	if (!c)
+		return NULL;
+	c->sip_id = id;
+	c->cc = &ccs[0];
+	snprintf(c->key, sizeof c->key, "key-%llu", (unsigned long long)id);
+	c->sip_call_id = strdup("abc@10.0.0.1");
+	c->rec_url = strdup("https://rec.example.net/header.wav");
+	c->rep_url = strdup("https://rec.example.net/report.wav");
+	c->attr_values[0] = strdup("en-US");
+	c->attr_fields[0] = "IvrLanguage__c";
+	c->n_attrs = 1;
+	c->hnext = *bucket(calls, id);
+	*bucket(calls, id) = c;
+	c->knext = *call_key_bucket(calls, c->key);
+	*call_key_bucket(calls, c->key) = c;
+	calls->n_active++;
+	return c;
+}
+
+static int timer_fired;
+
+static void
+on_test_timer(struct calls *calls, struct call *call)
+{
+	(void)calls;
+	(void)call;
+	timer_fired++;
+}
+
+/*
+ * calls_free() with calls still up (a shutdown cut short) frees what call_remove() frees: the
+ * strings (LeakSanitizer reports them otherwise, under SANITIZE=1) and the per-call timer, whose
+ * handle must be closed for the loop to close.
+ */
+TEST(free_with_calls_up)
+{
+	struct calls *calls = NULL;
+	struct call *ringing, *waiting;
+	uv_loop_t loop;
+
+	REQUIRE(uv_loop_init(&loop) == 0);
+	REQUIRE(calls_new(&loop, &config, &calls) == 0);
+	ringing = add_call(calls, 1);
+	waiting = add_call(calls, 2 + CALL_BUCKETS); /* another call, further down the chain */
+	REQUIRE(ringing && waiting && add_call(calls, 2));
+	/* a routing deadline and a wait for a recording report, both far off */
+	REQUIRE(call_timer_start(calls, ringing, 60000, on_test_timer) == 0);
+	REQUIRE(call_timer_start(calls, waiting, 60000, on_test_timer) == 0);
+	CHECK_INT(calls_active(calls), 3);
+	calls_free(calls);
+	/* a timer left running would keep the loop alive (and fire into freed memory) */
+	CHECK_INT(uv_run(&loop, UV_RUN_NOWAIT), 0);
+	CHECK_INT(timer_fired, 0);
+	/* on failure the loop is left as it is: closing it would touch the freed calls */
+	if (!test_cur_failed)
+		CHECK_INT(uv_loop_close(&loop), 0);
+}
+
 int
 main(void)
 {
@@ -131,5 +196,6 @@ main(void)
 	RUN(routing);
 	RUN(caller_identity);
 	RUN(recording_template);
+	RUN(free_with_calls_up);
 	return test_summary();
 }

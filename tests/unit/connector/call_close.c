@@ -194,9 +194,9 @@ TEST(the_closing_update_waits_for_the_recorders_report)
 	REQUIRE(call);
 	snprintf(key, sizeof key, "%s", call->key);
 	end(1, T0 + 30 * SEC, SIP_END_AGENT_BYE, 0);
-	/* ended, kept, nothing sent yet; the wait is armed */
+	/* ended, waiting for the report (its own state), nothing sent yet; the wait is armed */
 	CHECK(call_find(calls, 1) == call);
-	CHECK_INT(call->state, CALL_ST_ENDED);
+	CHECK_INT(call->state, CALL_ST_REPORT_WAIT);
 	CHECK(last_sub(key, SCV_REQ_UPDATE) == NULL);
 	CHECK(!marked("ended", key));
 	CHECK(timer_due_ms(call) > 4800 && timer_due_ms(call) <= 5000);

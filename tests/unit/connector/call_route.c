@@ -72,7 +72,7 @@ TEST(answer_in_time_rings_the_agent)
 	CHECK_STR(f->header, want);
 	CHECK_INT(f->ring_timeout_ms, 30000);
 	CHECK(call->timer == NULL); /* the deadline is over */
-	CHECK_INT(call->omni_routed, 1);
+	CHECK_INT(call_omni_routed(call), 1);
 	happen(SIP_EV_FORWARDED, 1, T0 + SEC);
 	CHECK_INT(call->state, CALL_ST_RINGING);
 	happen(SIP_EV_ANSWERED, 1, T0 + 3 * SEC);
@@ -117,7 +117,7 @@ TEST(each_answer_rings_where_it_says)
 		CHECK_INT(count_cmds(CMD_FORWARD), forwards + 1);
 		CHECK_STR(last_forward()->target, cases[i].target);
 		CHECK_INT(last_forward()->id, id);
-		CHECK_INT(call->omni_routed, cases[i].routed);
+		CHECK_INT(call_omni_routed(call), cases[i].routed);
 		CHECK(call->timer == NULL);
 		end(id, T0 + 5 * SEC, SIP_END_CALLER_BYE, 0);
 	}
@@ -143,7 +143,7 @@ TEST(late_answer_is_ignored_after_the_deadline)
 	/* the answer, late: nothing more is rung, and nothing was routed */
 	reply(0, 200, "{\"agent\":\"005A0000001\"}");
 	CHECK_INT(count_cmds(CMD_FORWARD), 1);
-	CHECK_INT(call->omni_routed, 0);
+	CHECK_INT(call_omni_routed(call), 0);
 	end(1, T0 + 30 * SEC, SIP_END_NO_ANSWER, 480);
 	CHECK(last_sub(key, SCV_REQ_CLEAR_ROUTING) == NULL);
 	teardown();
