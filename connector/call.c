@@ -4,6 +4,7 @@
  * call_route.c, closing updates and transfers in call_close.c.
  */
 #include "connector/call_int.h"
+#include "connector/util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -42,11 +43,7 @@ call_find(struct calls *calls, uint64_t id)
 struct call **
 call_key_bucket(struct calls *calls, const char *key)
 {
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-
-	for (; *key; key++)
-		h = (h ^ (uint8_t)*key) * 1099511628211ull;
-	return &calls->key_buckets[h % CALL_BUCKETS];
+	return &calls->key_buckets[util_hash_str(key) % CALL_BUCKETS];
 }
 
 struct call *

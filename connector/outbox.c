@@ -1,4 +1,5 @@
 #include "connector/outbox_int.h"
+#include "connector/util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,16 +22,6 @@ outbox_now_real_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 1099511628211ull;
-	return h;
 }
 
 static uint64_t
@@ -156,7 +147,7 @@ outbox_maybe_ready(struct outbox *ob, struct op *op)
 struct callq *
 outbox_callq_get(struct outbox *ob, const char *key, size_t cc)
 {
-	struct callq **b = &ob->buckets[hash_str(key) % CALLQ_BUCKETS];
+	struct callq **b = &ob->buckets[util_hash_str(key) % CALLQ_BUCKETS];
 	struct callq *cq;
 
 	for (cq = *b; cq; cq = cq->hnext)
@@ -179,7 +170,7 @@ outbox_callq_get(struct outbox *ob, const char *key, size_t cc)
 static void
 callq_remove(struct outbox *ob, struct callq *cq)
 {
-	for (struct callq **p = &ob->buckets[hash_str(cq->key) % CALLQ_BUCKETS]; *p;
+	for (struct callq **p = &ob->buckets[util_hash_str(cq->key) % CALLQ_BUCKETS]; *p;
 	     p = &(*p)->hnext) {
 		if (*p == cq) {
 			*p = cq->hnext;

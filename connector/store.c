@@ -29,6 +29,7 @@
  *          duplicate a row.
  */
 #include "connector/store_int.h"
+#include "connector/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -119,10 +120,7 @@ static const char *const stmt_sql[S_COUNT] = {
 int64_t
 store_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return util_realtime_ms();
 }
 
 /* SQLite result code (primary or extended) to a negative errno. */

@@ -3,6 +3,7 @@
  * into earlier changes to the same op or call, written by store_commit(). No SQLite here.
  */
 #include "connector/store_int.h"
+#include "connector/util.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -19,11 +20,7 @@ op_bucket(struct store *st, int64_t id)
 static struct change **
 call_bucket(struct store *st, const char *key)
 {
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-
-	for (; *key; key++)
-		h = (h ^ (uint8_t)*key) * 1099511628211ull;
-	return &st->call_index[h % INDEX_BUCKETS];
+	return &st->call_index[util_hash_str(key) % INDEX_BUCKETS];
 }
 
 static struct change *

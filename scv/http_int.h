@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "scv/http.h"
+#include "connector/util.h"
 #include "scv/http1.h"
 
 /* OpenSSL's and libwebsockets' objects, opaque here: no header under scv/ includes either. */
@@ -27,8 +28,6 @@ struct scv_lws_vhost;
 #define CONNECT_TIMEOUT_MS 10000 /* TCP + TLS set-up, whether or not a request waits */
 #define IDLE_TIMEOUT_MS    30000 /* a kept connection unused this long is closed */
 #define MAX_REQUEST_BODY   (1024 * 1024)
-
-#define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
 struct scv_link {
 	struct scv_link *prev, *next;

@@ -16,6 +16,7 @@
  * the shared context.
  */
 #include "scv/httpd_int.h"
+#include "connector/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,8 +40,6 @@
 #define RAW_OUT_MAX    (1024 * 1024) /* bytes queued to a taken connection, at most */
 /* input dropped after the last answer, at most */
 #define LINGER_MAX_BYTES (1024 * 1024)
-
-#define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
 static const struct scv_httpd_limits default_limits = {
         .max_head = 8192,

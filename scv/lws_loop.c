@@ -18,6 +18,7 @@
  * `done`. scv/LWS-NOTES.md has the lws 4.1.6 facts this relies on.
  */
 #include "scv/lws_loop.h"
+#include "connector/util.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -36,8 +37,6 @@
 #define PROTOCOL_NAME "scvbridge-raw"
 #define TEARDOWN_MS   2000 /* longest wait for libwebsockets to close its handles */
 #define ACCEPT_BURST  64   /* connections accepted per wake-up, at most */
-
-#define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
 enum lws_state {
 	LWS_LIVE,      /* held by one user or more */

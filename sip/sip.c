@@ -3,6 +3,7 @@
  * calls, and hands events to the loop through a mutex-protected queue and uv_async.
  */
 #include "sip/sip_int.h"
+#include "connector/util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -23,10 +24,7 @@
 int64_t
 sip_now_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return util_realtime_us();
 }
 
 void
